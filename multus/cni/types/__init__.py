@@ -1,0 +1,73 @@
+"""CNI results: one model per spec family, decoding of plugin output, conversion between versions.
+
+Families (one wire shape each):
+    v020  0.1.0, 0.2.0          ip4 / ip6 objects, no interfaces
+    v040  0.3.0, 0.3.1, 0.4.0   interfaces, ips with a "version" label, top-level routes
+    v100  1.0.0, 1.1.0          like v040 without "version"; 1.1.0's optional extra fields included
+
+Every model has ``.cni_version``, ``.to_dict()`` (the wire JSON object, shaped as Go libcni prints it)
+and ``.to_json()``. Models are frozen: convert instead of editing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeAlias
+
+from pydantic import ValidationError
+
+from multus.cni.errors import CniError, ErrorCode
+from multus.cni.types import v020, v040, v100
+from multus.cni.types.common import family_of
+from multus.cni.types.convert import convert_result, to_current
+from multus.cni.version import IMPLICIT_VERSION
+
+__all__ = ["Result", "convert_result", "family_of", "parse_result", "to_current", "v020", "v040", "v100"]
+
+Result: TypeAlias = v020.Result | v040.Result | v100.Result
+
+_MODELS: dict[str, type[Result]] = {"020": v020.Result, "040": v040.Result, "100": v100.Result}
+
+
+def _decoding_error(msg: str, details: str = "") -> CniError:
+    return CniError(msg, details, ErrorCode.DECODING_FAILURE)
+
+
+def _load_object(data: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    try:
+        loaded = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise _decoding_error("decoding plugin result: invalid JSON", str(exc)) from exc
+    if not isinstance(loaded, dict):
+        raise _decoding_error("decoding plugin result: not a JSON object", f"got {type(loaded).__name__}")
+    return loaded
+
+
+def _summarize(exc: ValidationError) -> str:
+    """One line per problem, ``location: message``; pydantic's own text is multi-line and has URLs."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in err['loc']) or '(result)'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def parse_result(data: bytes | str | dict[str, Any], default_version: str = "") -> Result:
+    """Decode a plugin's result; its own ``cniVersion`` picks the model.
+
+    A result without ``cniVersion`` takes ``default_version`` (the config's version: plugins must echo
+    it, some do not, and libcni falls back the same way), and 0.1.0 when that is empty too.
+    Raises CniError (code 6) for anything malformed and VersionError for a version we do not know.
+    """
+    obj = _load_object(data)
+    version = obj.get("cniVersion")
+    if version is not None and not isinstance(version, str):
+        raise _decoding_error("decoding plugin result: cniVersion must be a string", f"got {version!r}")
+    version = version or default_version or IMPLICIT_VERSION
+    model = _MODELS[family_of(version)]
+    try:
+        # Copy rather than edit the caller's dict when filling in the version.
+        return model.model_validate({**obj, "cniVersion": version})
+    except ValidationError as exc:
+        msg = f"decoding plugin result (cniVersion {version}): invalid fields"
+        raise _decoding_error(msg, _summarize(exc)) from exc
