@@ -30,8 +30,15 @@ fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
     echo "setup: installing multus-py and test dependencies into .venv" >&2
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    log=$(mktemp)
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[test]'; } \
+            >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "setup: pip install failed" >&2
+        exit 1
+    fi
+    rm -f "$log"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

@@ -110,9 +110,17 @@ def plugin_failure(plugin: str, returncode: int, stdout: bytes, stderr: bytes) -
 class SubprocessExecutor:
     """Runs plugins as child processes with the config on stdin."""
 
-    def __init__(self, base_environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, base_environ: Mapping[str, str] | None = None, command_prefix: Sequence[str] = ()) -> None:
         # None: inherit the process environment at each call (as libcni does).
         self._base_environ = base_environ
+        # Run plugins through a wrapper, e.g. ("nsenter", "--net=/var/run/netns/node", "--") so that the
+        # bridges and host-side veths they create land in that namespace rather than the caller's.
+        self._command_prefix = tuple(command_prefix)
+
+    @classmethod
+    def in_netns(cls, netns_path: str, base_environ: Mapping[str, str] | None = None) -> SubprocessExecutor:
+        """An executor whose plugins run in the network namespace ``netns_path`` (util-linux nsenter)."""
+        return cls(base_environ, ("nsenter", f"--net={netns_path}", "--"))
 
     def find_in_path(self, plugin: str, paths: Sequence[str]) -> str:
         return find_in_path(plugin, paths)
@@ -123,8 +131,8 @@ class SubprocessExecutor:
         pause = TEXT_FILE_BUSY_FIRST_PAUSE
         for attempt in range(TEXT_FILE_BUSY_RETRIES + 1):
             try:
-                completed = subprocess.run(
-                    [plugin_path], input=stdin, capture_output=True, env=env, timeout=timeout, check=False)
+                completed = subprocess.run([*self._command_prefix, plugin_path], input=stdin, capture_output=True,
+                                           env=env, timeout=timeout, check=False)
                 break
             except OSError as exc:
                 if exc.errno == errno.ETXTBSY and attempt < TEXT_FILE_BUSY_RETRIES:
