@@ -105,6 +105,16 @@ def test_a_result_without_cni_version_takes_the_config_version(fake_plugin: Call
     assert exec_with_result(SubprocessExecutor(), str(plugin.path), b"{}", ADD, 10, "0.4.0")["cniVersion"] == "0.4.0"
 
 
+def test_a_plugin_whose_child_holds_its_output_open_is_still_killed_at_the_timeout(tmp_path: Path) -> None:
+    script = tmp_path / "forker"
+    script.write_text("#!/bin/sh\nsleep 30 &\nsleep 30\n")
+    script.chmod(0o755)
+    started = time.monotonic()
+    with pytest.raises(PluginTimeoutError):
+        SubprocessExecutor().exec_plugin(str(script), b"", ADD, 0.3)
+    assert time.monotonic() - started < 5
+
+
 def test_a_slow_plugin_is_killed_at_the_timeout(fake_plugin: Callable[[str], FakePlugin]) -> None:
     plugin = fake_plugin("slow")
     plugin.script(ADD={"sleep": 30})
@@ -117,15 +127,15 @@ def test_a_slow_plugin_is_killed_at_the_timeout(fake_plugin: Callable[[str], Fak
 
 def test_text_file_busy_is_retried_until_the_exec_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
     attempts = []
-    real_run = subprocess.run
+    real_popen = subprocess.Popen
 
-    def flaky_run(*args: object, **kwargs: object) -> object:
+    def flaky_popen(argv: list[str], **kwargs: object) -> object:
         attempts.append(1)
         if len(attempts) < 3:
             raise OSError(errno.ETXTBSY, "Text file busy")
-        return real_run(["/bin/true"], capture_output=True, check=False)
+        return real_popen(argv, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(invoke.subprocess, "run", flaky_run)
+    monkeypatch.setattr(invoke.subprocess, "Popen", flaky_popen)
     monkeypatch.setattr(invoke, "TEXT_FILE_BUSY_FIRST_PAUSE", 0.001)
     SubprocessExecutor().exec_plugin("/bin/true", b"", ADD, 5)
     assert len(attempts) == 3
