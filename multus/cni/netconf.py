@@ -2,8 +2,9 @@
 
 A config is kept twice: the decoded JSON object (``raw``) that the runtime edits before each exec, and the
 header fields the runtime itself needs (name, cniVersion, type, capabilities, disableCheck/disableGC),
-validated with pydantic so a bad file fails with the key that is wrong. Plugins receive everything else
-untouched.
+validated so that a bad file fails naming every key that is wrong. Plugins receive everything else
+untouched. Stdlib only: this module is on every CNI call's path, where pydantic's ~90 ms start-up cost
+per process would be most of the call.
 
 Conf-dir loading follows libcni: files with .conf/.json/.conflist, sorted by name; the first file whose
 network name matches wins; a .conflist may continue in a subdirectory named after the list
@@ -18,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from multus.cni.errors import CniError, ConfigError
 from multus.cni.validation import validate_network_name
 from multus.cni.version import ALL_VERSIONS, IMPLICIT_VERSION, parse_version
@@ -33,63 +32,52 @@ class NotFoundError(ConfigError):
     """No config in the directory has the requested network name."""
 
 
-def _strict_bool(value: Any) -> Any:
+def _strict_bool(raw: dict[str, Any], key: str, problems: list[str]) -> bool:
     # libcni accepts a JSON bool or the strings "true"/"false" (any case) and nothing else.
-    if isinstance(value, str):
-        lowered = value.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise ValueError(f"invalid value {value!r}: want true or false")
-    if not isinstance(value, bool):
-        raise ValueError(f"invalid type {type(value).__name__}: want a boolean")
+    value = raw.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    problems.append(f"{key}: invalid value {value!r}: want true or false")
+    return False
+
+
+def _string(raw: dict[str, Any], key: str, problems: list[str], required: bool = False) -> str:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            problems.append(f"{key}: missing")
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{key}: want a string, got {type(value).__name__}")
+        return ""
     return value
 
 
-def _known_version(value: str) -> str:
+def _known_version(raw: dict[str, Any], problems: list[str]) -> str:
+    value = _string(raw, "cniVersion", problems)
     if value and value not in ALL_VERSIONS:
         try:
             parse_version(value)
         except CniError as exc:  # a malformed version gets the parser's message
-            raise ValueError(exc.msg) from None
-        raise ValueError(f"cniVersion {value!r} is not supported (supported: {', '.join(ALL_VERSIONS)})")
+            problems.append(f"cniVersion: {exc.msg}")
+        else:
+            problems.append(f"cniVersion: {value!r} is not supported (supported: {', '.join(ALL_VERSIONS)})")
     return value
 
 
-class _PluginHeader(BaseModel):
-    """The keys of a plugin config that the runtime reads; everything else belongs to the plugin."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    type: str = Field(min_length=1)
-    name: str = ""
-    cni_version: str = Field("", alias="cniVersion")
-    capabilities: dict[str, bool] = Field(default_factory=dict)
-
-    _check_version = field_validator("cni_version")(_known_version)
+def _capabilities(raw: dict[str, Any], problems: list[str]) -> dict[str, bool]:
+    value = raw.get("capabilities", {})
+    if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
+        problems.append("capabilities: want an object of booleans")
+        return {}
+    return value
 
 
-class _ListHeader(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    name: str
-    cni_version: str = Field("", alias="cniVersion")
-    cni_versions: list[str] | None = Field(None, alias="cniVersions")
-    disable_check: bool = Field(False, alias="disableCheck")
-    disable_gc: bool = Field(False, alias="disableGC")
-    load_only_inlined_plugins: bool = Field(False, alias="loadOnlyInlinedPlugins")
-    plugins: list[dict[str, Any]] = Field(default_factory=list)
-
-    _check_version = field_validator("cni_version")(_known_version)
-    _check_bools = field_validator("disable_check", "disable_gc", "load_only_inlined_plugins",
-                                   mode="before")(_strict_bool)
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        location = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{location}: {err['msg']}")
-    return "; ".join(parts)
+def _fail_if(problems: list[str], msg: str) -> None:
+    if problems:
+        raise ConfigError(msg, "; ".join(problems))
 
 
 def _decode_object(data: bytes | str | dict[str, Any], what: str) -> dict[str, Any]:
@@ -116,12 +104,14 @@ class NetworkConfig:
 
     @classmethod
     def from_object(cls, raw: dict[str, Any], where: str = "network config") -> NetworkConfig:
-        try:
-            header = _PluginHeader.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError(f"invalid {where}", _describe(exc)) from exc
-        return cls(raw=raw, type=header.type, name=header.name, cni_version=header.cni_version,
-                   capabilities=header.capabilities)
+        problems: list[str] = []
+        plugin_type = _string(raw, "type", problems, required=True)
+        if "type" in raw and not plugin_type and not problems:
+            problems.append("type: must not be empty")
+        conf = cls(raw=raw, type=plugin_type, name=_string(raw, "name", problems),
+                   cni_version=_known_version(raw, problems), capabilities=_capabilities(raw, problems))
+        _fail_if(problems, f"invalid {where}")
+        return conf
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> NetworkConfig:
@@ -149,25 +139,35 @@ class NetworkConfigList:
     def from_object(cls, raw: dict[str, Any], chain_dir: Path | None = None) -> NetworkConfigList:
         """Build a list from its JSON object; with ``chain_dir``, plugins in ``<chain_dir>/<name>/*.conf``
         are appended unless the list sets ``loadOnlyInlinedPlugins``."""
-        try:
-            header = _ListHeader.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError("invalid network config list", _describe(exc)) from exc
-        validate_network_name(header.name)
+        problems: list[str] = []
+        name = _string(raw, "name", problems, required=True)
+        version = _known_version(raw, problems)
+        disable_check = _strict_bool(raw, "disableCheck", problems)
+        disable_gc = _strict_bool(raw, "disableGC", problems)
+        only_inlined = _strict_bool(raw, "loadOnlyInlinedPlugins", problems)
+        versions = raw.get("cniVersions") or []
+        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+            problems.append("cniVersions: want a list of strings")
+            versions = []
+        inline = raw.get("plugins") or []
+        if not isinstance(inline, list) or not all(isinstance(p, dict) for p in inline):
+            problems.append("plugins: want a list of objects")
+            inline = []
+        _fail_if(problems, "invalid network config list")
+        validate_network_name(name)
         extra_plugins: tuple[NetworkConfig, ...] = ()
-        if chain_dir is not None and not header.load_only_inlined_plugins:
-            extra_plugins = tuple(conf_from_file(p) for p in conf_files(chain_dir / header.name, (".conf",)))
-        version = header.cni_version
-        if header.cni_versions:
-            version = _highest_supported(header.cni_versions) or version
+        if chain_dir is not None and not only_inlined:
+            extra_plugins = tuple(conf_from_file(p) for p in conf_files(chain_dir / name, (".conf",)))
+        if versions:
+            version = _highest_supported(versions) or version
         plugins = tuple(
-            NetworkConfig.from_object(plugin, f"plugin {index} of network {header.name!r}")
-            for index, plugin in enumerate(header.plugins)
+            NetworkConfig.from_object(plugin, f"plugin {index} of network {name!r}")
+            for index, plugin in enumerate(inline)
         ) + extra_plugins
         if not plugins:
-            raise ConfigError(f"error parsing configuration list: no plugins in list for network {header.name!r}")
-        return cls(raw=raw, name=header.name, cni_version=version or IMPLICIT_VERSION,
-                   disable_check=header.disable_check, disable_gc=header.disable_gc, plugins=plugins)
+            raise ConfigError(f"error parsing configuration list: no plugins in list for network {name!r}")
+        return cls(raw=raw, name=name, cni_version=version or IMPLICIT_VERSION,
+                   disable_check=disable_check, disable_gc=disable_gc, plugins=plugins)
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> NetworkConfigList:

@@ -8,8 +8,8 @@ required variables per command, sane identifiers, a decodable config in a suppor
 exactly one JSON document on stdout.
 
 It runs on every plugin invocation, so only the stdlib and the small ``multus.cni`` modules (errors,
-version, validation) are imported at module level; ``multus.cni.types`` (pydantic) is loaded only when
-an ADD result has to be printed.
+version, validation) are imported at module level; ``multus.cni.types`` is loaded only when an ADD
+result has to be printed (VERSION, DEL and the error paths never need it).
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def _run_verb(funcs: PluginFuncs, cmd_args: CmdArgs) -> str | None:
         return None
     if result is None:
         raise CniError("plugin returned no result for ADD", code=ErrorCode.INTERNAL)
-    from multus.cni.types import convert_result  # pydantic is only worth loading here
+    from multus.cni.types import convert_result  # only ADD prints a result
 
     return convert_result(result, cmd_args.cni_version).to_json()
 

@@ -74,7 +74,7 @@ def test_unknown_or_malformed_versions_are_config_errors(version: str, fragment:
 
 @pytest.mark.parametrize("plugins, fragment", [
     ([], "no plugins"),
-    ([{"bridge": "br0"}], "plugin 0 of network 'net1'; type: Field required"),
+    ([{"bridge": "br0"}], "plugin 0 of network 'net1'; type: missing"),
     ([{"type": ""}], "type"),
     ([{"type": "bridge", "capabilities": {"mac": "yes please"}}], "capabilities"),
 ])
@@ -177,3 +177,9 @@ def test_a_subdirectory_plugin_without_type_is_an_error_naming_its_file(tmp_path
     with pytest.raises(ConfigError) as info:
         conflist_from_file(path)
     assert "20-bad.conf" in str(info.value)
+
+
+def test_every_bad_header_key_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        NetworkConfigList.from_object(conflist(name=7, disableGC="nope", plugins="bridge"))
+    assert all(key in info.value.details for key in ("name:", "disableGC:", "plugins:"))

@@ -6,27 +6,59 @@ Wire shape (Go libcni's ``types/020``)::
      "ip4": {"ip": "10.1.0.5/24", "gateway": "10.1.0.1", "routes": [{"dst": "0.0.0.0/0"}]},
      "ip6": {...},
      "dns": {}}
+
+Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
 
-from pydantic import Field, StrictStr, field_validator, model_validator
-
-from multus.cni.types.common import CIDR, DNS, IP, Route, WireModel, check_family, ip_version, put
+from multus.cni.types.common import (
+    DNS,
+    Decoder,
+    FieldError,
+    Route,
+    WireModel,
+    as_cidr,
+    as_ip,
+    fix,
+    instance_of,
+    ip_version,
+    put,
+    tuple_of,
+    version_in,
+)
 
 __all__ = ["DNS", "IPConfig", "Result", "Route"]
 
 FAMILY = "020"
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(WireModel):
     """One address family's configuration: address with prefix, gateway, and that family's routes."""
 
-    ip: CIDR
-    gateway: IP | None = None
+    ip: str
+    gateway: str | None = None
     routes: tuple[Route, ...] = ()
+
+    def __post_init__(self) -> None:
+        fix(self, "ip", as_cidr)
+        fix(self, "gateway", as_ip, optional=True)
+        fix(self, "routes", tuple_of(Route))
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            ip=d.required(obj, "ip", path, as_cidr),
+            gateway=d.field(obj, "gateway", path, as_ip, None),
+            routes=d.objects(obj, "routes", path, Route.decode),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ip": self.ip}
@@ -35,26 +67,35 @@ class IPConfig(WireModel):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(WireModel):
     """A 0.1.0 / 0.2.0 result."""
 
-    cni_version: StrictStr = Field(validation_alias="cniVersion", serialization_alias="cniVersion")
+    cni_version: str
     ip4: IPConfig | None = None
     ip6: IPConfig | None = None
     dns: DNS = DNS()
 
-    @field_validator("cni_version")
-    @classmethod
-    def _version_in_family(cls, value: str) -> str:
-        return check_family(value, FAMILY)
-
-    @model_validator(mode="after")
-    def _slots_hold_their_family(self) -> Result:
+    def __post_init__(self) -> None:
+        fix(self, "cni_version", version_in(FAMILY))
+        fix(self, "ip4", instance_of(IPConfig), optional=True)
+        fix(self, "ip6", instance_of(IPConfig), optional=True)
+        fix(self, "dns", instance_of(DNS))
         # Conversion trusts ip4 to be IPv4 and ip6 to be IPv6; a swapped one would be mislabelled later.
         for slot, config, want in (("ip4", self.ip4, 4), ("ip6", self.ip6, 6)):
             if config is not None and ip_version(config.ip) != want:
-                raise ValueError(f"{slot} holds the IPv{6 if want == 4 else 4} address {config.ip}")
-        return self
+                raise FieldError(f"{slot}.ip", f"{slot} holds the IPv{6 if want == 4 else 4} address {config.ip}")
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            cni_version=d.required(obj, "cniVersion", path, version_in(FAMILY)),
+            ip4=d.nested(obj, "ip4", path, IPConfig.decode),
+            ip6=d.nested(obj, "ip6", path, IPConfig.decode),
+            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cniVersion": self.cni_version}

@@ -8,24 +8,34 @@ Wire shape (Go libcni's ``types/040``)::
      "ips": [{"version": "4", "interface": 0, "address": "10.1.0.5/24", "gateway": "10.1.0.1"}],
      "routes": [{"dst": "0.0.0.0/0"}],
      "dns": {}}
+
+Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import Field, StrictStr, field_validator, model_validator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Self
 
 from multus.cni.types.common import (
     DNS,
-    IP,
+    Decoder,
+    FieldError,
     HasInterfaceIndex,
     Route,
     WireModel,
-    check_family,
+    as_cidr,
+    as_int,
+    as_ip,
+    as_str,
     check_interface_indexes,
+    fix,
+    instance_of,
     ip_version,
     put,
+    tuple_of,
+    version_in,
 )
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
@@ -36,12 +46,37 @@ FAMILY = "040"
 IpVersion = Literal["4", "6"]
 
 
+def as_ip_version(value: object) -> IpVersion:
+    # A string, as in Go's struct: the number 4 is a plugin bug, not a label.
+    if value == "4":
+        return "4"
+    if value == "6":
+        return "6"
+    raise ValueError(f"expected '4' or '6', got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Interface(WireModel):
     """A network interface the plugin created or configured."""
 
-    name: StrictStr = ""
-    mac: StrictStr = ""
-    sandbox: StrictStr = ""
+    name: str = ""
+    mac: str = ""
+    sandbox: str = ""
+
+    def __post_init__(self) -> None:
+        fix(self, "name", as_str)
+        fix(self, "mac", as_str)
+        fix(self, "sandbox", as_str)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            name=d.field(obj, "name", path, as_str, ""),
+            mac=d.field(obj, "mac", path, as_str, ""),
+            sandbox=d.field(obj, "sandbox", path, as_str, ""),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         # "name" has no omitempty in Go: it is printed even when empty.
@@ -51,18 +86,31 @@ class Interface(WireModel):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(HasInterfaceIndex):
     """One address; ``interface`` (optional) is an index into the result's ``interfaces``."""
 
     version: IpVersion
-    gateway: IP | None = None
+    gateway: str | None = None
 
-    @model_validator(mode="after")
-    def _version_matches_address(self) -> IPConfig:
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fix(self, "version", as_ip_version)
+        fix(self, "gateway", as_ip, optional=True)
         # Converters derive the family from the address; a contradicting label is a plugin bug to surface.
         if int(self.version) != ip_version(self.address):
-            raise ValueError(f"ip version {self.version!r} does not match address {self.address}")
-        return self
+            raise FieldError("version", f"ip version {self.version!r} does not match address {self.address}")
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            version=d.required(obj, "version", path, as_ip_version),
+            interface=d.field(obj, "interface", path, as_int, None),
+            address=d.required(obj, "address", path, as_cidr),
+            gateway=d.field(obj, "gateway", path, as_ip, None),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": self.version}
@@ -72,24 +120,35 @@ class IPConfig(HasInterfaceIndex):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(WireModel):
     """A 0.3.0 / 0.3.1 / 0.4.0 result."""
 
-    cni_version: StrictStr = Field(validation_alias="cniVersion", serialization_alias="cniVersion")
+    cni_version: str
     interfaces: tuple[Interface, ...] = ()
     ips: tuple[IPConfig, ...] = ()
     routes: tuple[Route, ...] = ()
     dns: DNS = DNS()
 
-    @field_validator("cni_version")
-    @classmethod
-    def _version_in_family(cls, value: str) -> str:
-        return check_family(value, FAMILY)
-
-    @model_validator(mode="after")
-    def _interface_indexes_exist(self) -> Result:
+    def __post_init__(self) -> None:
+        fix(self, "cni_version", version_in(FAMILY))
+        fix(self, "interfaces", tuple_of(Interface))
+        fix(self, "ips", tuple_of(IPConfig))
+        fix(self, "routes", tuple_of(Route))
+        fix(self, "dns", instance_of(DNS))
         check_interface_indexes(self.ips, self.interfaces)
-        return self
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            cni_version=d.required(obj, "cniVersion", path, version_in(FAMILY)),
+            interfaces=d.objects(obj, "interfaces", path, Interface.decode),
+            ips=d.objects(obj, "ips", path, IPConfig.decode),
+            routes=d.objects(obj, "routes", path, Route.decode),
+            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cniVersion": self.cni_version}

@@ -13,23 +13,31 @@ Wire shape (Go libcni's ``types/100``)::
      "routes": [{"dst": "0.0.0.0/0", "gw": "10.1.0.1", "mtu": 1400, "advmss": 1360, "priority": 10,
                  "table": 100, "scope": 0}],
      "dns": {}}
+
+Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
 
 from multus.cni.types.common import (
-    CIDR,
     DNS,
-    IP,
+    Decoder,
     HasInterfaceIndex,
     WireModel,
-    check_family,
+    as_cidr,
+    as_int,
+    as_ip,
+    as_str,
     check_interface_indexes,
+    fix,
+    instance_of,
     put,
+    tuple_of,
+    version_in,
 )
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
@@ -37,17 +45,34 @@ __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
 FAMILY = "100"
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Interface(WireModel):
     """A network interface the plugin created or configured."""
 
-    name: StrictStr = ""
-    mac: StrictStr = ""
-    mtu: StrictInt = 0
-    sandbox: StrictStr = ""
-    socket_path: StrictStr = Field(
-        default="", validation_alias="socketPath", serialization_alias="socketPath"
-    )
-    pci_id: StrictStr = Field(default="", validation_alias="pciID", serialization_alias="pciID")
+    name: str = ""
+    mac: str = ""
+    mtu: int = 0
+    sandbox: str = ""
+    socket_path: str = ""  # "socketPath" on the wire
+    pci_id: str = ""  # "pciID" on the wire
+
+    def __post_init__(self) -> None:
+        for name in ("name", "mac", "sandbox", "socket_path", "pci_id"):
+            fix(self, name, as_str)
+        fix(self, "mtu", as_int)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            name=d.field(obj, "name", path, as_str, ""),
+            mac=d.field(obj, "mac", path, as_str, ""),
+            mtu=d.field(obj, "mtu", path, as_int, 0),
+            sandbox=d.field(obj, "sandbox", path, as_str, ""),
+            socket_path=d.field(obj, "socketPath", path, as_str, ""),
+            pci_id=d.field(obj, "pciID", path, as_str, ""),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}  # no omitempty on name in Go
@@ -59,10 +84,25 @@ class Interface(WireModel):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(HasInterfaceIndex):
     """One address; ``interface`` (optional) is an index into the result's ``interfaces``."""
 
-    gateway: IP | None = None
+    gateway: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        fix(self, "gateway", as_ip, optional=True)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            interface=d.field(obj, "interface", path, as_int, None),
+            address=d.required(obj, "address", path, as_cidr),
+            gateway=d.field(obj, "gateway", path, as_ip, None),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -72,6 +112,7 @@ class IPConfig(HasInterfaceIndex):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Route(WireModel):
     """A route with the 1.1.0 attributes.
 
@@ -79,13 +120,35 @@ class Route(WireModel):
     ``table``/``scope`` are pointers there, because 0 is meaningful (e.g. scope 0 is "universe").
     """
 
-    dst: CIDR
-    gw: IP | None = None
-    mtu: StrictInt = 0
-    advmss: StrictInt = 0
-    priority: StrictInt = 0
-    table: StrictInt | None = None
-    scope: StrictInt | None = None
+    dst: str
+    gw: str | None = None
+    mtu: int = 0
+    advmss: int = 0
+    priority: int = 0
+    table: int | None = None
+    scope: int | None = None
+
+    def __post_init__(self) -> None:
+        fix(self, "dst", as_cidr)
+        fix(self, "gw", as_ip, optional=True)
+        for name in ("mtu", "advmss", "priority"):
+            fix(self, name, as_int)
+        for name in ("table", "scope"):
+            fix(self, name, as_int, optional=True)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            dst=d.required(obj, "dst", path, as_cidr),
+            gw=d.field(obj, "gw", path, as_ip, None),
+            mtu=d.field(obj, "mtu", path, as_int, 0),
+            advmss=d.field(obj, "advmss", path, as_int, 0),
+            priority=d.field(obj, "priority", path, as_int, 0),
+            table=d.field(obj, "table", path, as_int, None),
+            scope=d.field(obj, "scope", path, as_int, None),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"dst": self.dst}
@@ -98,24 +161,35 @@ class Route(WireModel):
         return out
 
 
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(WireModel):
     """A 1.0.0 / 1.1.0 result."""
 
-    cni_version: StrictStr = Field(validation_alias="cniVersion", serialization_alias="cniVersion")
+    cni_version: str
     interfaces: tuple[Interface, ...] = ()
     ips: tuple[IPConfig, ...] = ()
     routes: tuple[Route, ...] = ()
     dns: DNS = DNS()
 
-    @field_validator("cni_version")
-    @classmethod
-    def _version_in_family(cls, value: str) -> str:
-        return check_family(value, FAMILY)
-
-    @model_validator(mode="after")
-    def _interface_indexes_exist(self) -> Result:
+    def __post_init__(self) -> None:
+        fix(self, "cni_version", version_in(FAMILY))
+        fix(self, "interfaces", tuple_of(Interface))
+        fix(self, "ips", tuple_of(IPConfig))
+        fix(self, "routes", tuple_of(Route))
+        fix(self, "dns", instance_of(DNS))
         check_interface_indexes(self.ips, self.interfaces)
-        return self
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            cni_version=d.required(obj, "cniVersion", path, version_in(FAMILY)),
+            interfaces=d.objects(obj, "interfaces", path, Interface.decode),
+            ips=d.objects(obj, "ips", path, IPConfig.decode),
+            routes=d.objects(obj, "routes", path, Route.decode),
+            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cniVersion": self.cni_version}
