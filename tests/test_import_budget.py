@@ -23,6 +23,13 @@ PER_CALL_MODULES = [
     "multus.cni.skel",
     "multus.cni.types",
     "multus.cni.netconf",
+    "multus.k8s.client",
+    "multus.plugin.entry",
+    "multus.plugin.add",
+    "multus.plugin.delete",
+    "multus.plugin.check",
+    "multus.plugin.lifecycle",
+    "multus.passthru",
 ]
 
 

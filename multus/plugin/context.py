@@ -1,0 +1,71 @@
+"""One CNI call's context: its config, pod identity, Kubernetes access and delegate runtime.
+
+Everything a verb needs travels in a :class:`CallContext` built per call; nothing is kept in module
+globals, so the same verbs can run concurrently inside a long-lived daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from multus.cni.invoke import PluginExecutor
+from multus.cni.runtime import CNIRuntime
+from multus.plugin.config import MultusNetConf
+from multus.plugin.k8s_args import K8sArgs
+
+
+class KubeAPI(Protocol):
+    """What the meta-plugin asks of the Kubernetes API (multus.k8s.client.KubeClient provides it)."""
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def get_network_attachment_definition(self, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def patch_pod_status(self, namespace: str, name: str, patch: dict[str, Any], *,
+                         uid: str | None = None) -> dict[str, Any]: ...
+
+    def create_event(self, namespace: str, event: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class EventSink(Protocol):
+    def emit(self, pod: dict[str, Any], event_type: str, reason: str, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallContext:
+    conf: MultusNetConf
+    k8s: K8sArgs
+    container_id: str
+    netns: str
+    ifname: str
+    env_cni_args: str
+    runtime: CNIRuntime
+    kube: KubeAPI | None
+    events: EventSink
+    base_runtime_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pod_ref(self) -> str:
+        """``<ns>/<name>/<uid>`` as Go's error messages show the pod."""
+        return f"{self.k8s.pod_namespace}/{self.k8s.pod_name}/{self.k8s.pod_uid}"
+
+
+def plugin_dirs(conf: MultusNetConf, cni_path: str) -> list[str]:
+    """binDir first, then CNI_PATH, as Go Multus searches them."""
+    return [conf.bin_dir, *[p for p in cni_path.split(os.pathsep) if p]]
+
+
+def make_runtime(conf: MultusNetConf, cni_path: str, executor: PluginExecutor | None = None) -> CNIRuntime:
+    return CNIRuntime(plugin_dirs(conf, cni_path), cache_dir=conf.cni_dir, executor=executor)
+
+
+def connect_kube(conf: MultusNetConf, environ: Mapping[str, str]) -> KubeAPI | None:
+    """The API client from ``kubeconfig`` or in-cluster settings; None when Multus runs without Kubernetes."""
+    from multus.k8s.access import resolve_access  # imported here: static-delegate calls never pay for it
+    from multus.k8s.client import KubeClient
+
+    access = resolve_access(conf.kubeconfig, environ)
+    return KubeClient(access) if access is not None else None

@@ -1,0 +1,113 @@
+"""DEL: release every network of a pod, even when the pod, the API or the scratch cache is gone.
+
+Which delegates to DEL, in order of trust:
+  1. the scratch cache ``<cniDir>/<containerID>`` written by the ADD;
+  2. if it is missing or corrupt, the delegates re-resolved from the pod (when the API still has it);
+  3. in every case, libcni result-cache entries of this container that neither covered: each holds the
+     exact config, interface and arguments its ADD used, so an attachment whose ADD completed can be
+     released even when the scratch cache was truncated by a reboot and the pod is gone.
+Go Multus returns success without running any plugin when its cache is corrupt, and leaks the IPs.
+
+DELs run last delegate first; errors are collected and reported together. DEL is idempotent: plugins
+are asked again, and a second DEL finds nothing cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from multus.cni.cache import CachedAttachment, ResultCache
+from multus.cni.errors import CniError
+from multus.cni.netconf import load_any
+from multus.cni.runtime import RuntimeConf
+from multus.plugin import scratch
+from multus.plugin.add import resolve_delegates
+from multus.plugin.context import CallContext
+from multus.plugin.delegate import Delegate
+from multus.plugin.execute import delegate_del, runtime_conf_for
+from multus.plugin.pods import PodNotFound, PodUIDMismatch, check_uid, get_pod
+from multus.plugin.readiness import check_readiness_once
+
+log = logging.getLogger(__name__)
+
+
+def cmd_del(ctx: CallContext) -> None:
+    check_readiness_once(ctx.conf.readiness_indicator_file)
+    pod = pod_if_available(ctx)
+    delegates, cache_problem = cached_or_resolved_delegates(ctx, pod)
+    errors: list[str] = []
+    covered: set[tuple[str, str]] = set()
+    for index in range(len(delegates) - 1, -1, -1):
+        delegate = delegates[index]
+        rt = runtime_conf_for(ctx, delegate, index, for_add=False)
+        covered.add((delegate.network(ctx.conf.cni_version).name, rt.if_name))
+        try:
+            delegate_del(ctx, delegate, index)
+        except CniError as exc:
+            errors.append(str(exc))
+    errors.extend(release_uncovered_attachments(ctx, covered))
+    if cache_problem and not delegates:
+        log.warning("%s; released what the result cache recorded", cache_problem)
+    if not errors or not ctx.conf.retry_delete_on_error:
+        scratch.remove_delegates(ctx.conf.cni_dir, ctx.container_id)
+    if errors:
+        raise CniError(f"Multus: [{ctx.pod_ref}]: errors: " + " / ".join(errors))
+
+
+def pod_if_available(ctx: CallContext) -> dict[str, Any] | None:
+    """The pod, if the API still has this very pod; DEL goes on without it otherwise."""
+    if ctx.kube is None or not ctx.k8s.has_pod:
+        return None
+    try:
+        pod = get_pod(ctx.kube, ctx.k8s.pod_namespace, ctx.k8s.pod_name)
+        check_uid(pod, ctx.k8s)
+    except PodNotFound:
+        return None
+    except PodUIDMismatch as exc:
+        log.warning("%s; deleting from the cache only", exc)
+        return None
+    except CniError as exc:
+        log.warning("could not get pod %s/%s: %s", ctx.k8s.pod_namespace, ctx.k8s.pod_name, exc)
+        return None
+    return pod
+
+
+def cached_or_resolved_delegates(ctx: CallContext, pod: dict[str, Any] | None) -> tuple[list[Delegate], str]:
+    """The delegates to DEL and, when the scratch cache could not be used, why."""
+    problem = ""
+    try:
+        cached = scratch.load_delegates(ctx.conf.cni_dir, ctx.container_id)
+    except scratch.ScratchCacheError as exc:
+        cached, problem = None, str(exc)
+        log.error("%s", exc)
+    if cached is not None:
+        return cached, ""
+    if pod is None:
+        return [], problem or "no cached delegates and no pod"
+    try:
+        return resolve_delegates(ctx, pod), problem
+    except CniError as exc:
+        log.error("could not re-resolve the delegates of pod %s: %s", ctx.pod_ref, exc)
+        return [], problem or str(exc)
+
+
+def release_uncovered_attachments(ctx: CallContext, covered: set[tuple[str, str]]) -> list[str]:
+    """DEL this container's libcni-cached attachments that no delegate above accounted for."""
+    errors = []
+    for entry in ResultCache(ctx.conf.cni_dir).entries():
+        if entry.container_id != ctx.container_id or (entry.network_name, entry.if_name) in covered:
+            continue
+        try:
+            del_cached_attachment(ctx, entry)
+        except CniError as exc:
+            errors.append(f"cached attachment {entry.network_name}/{entry.if_name}: {exc}")
+    return errors
+
+
+def del_cached_attachment(ctx: CallContext, entry: CachedAttachment) -> None:
+    net = load_any(entry.config)
+    rt = RuntimeConf(container_id=entry.container_id, netns=entry.netns or ctx.netns, if_name=entry.if_name,
+                     args=entry.cni_args, capability_args=entry.capability_args)
+    log.warning("releasing %s on %s from the result cache", net.name, entry.if_name)
+    ctx.runtime.del_network_list(net, rt)

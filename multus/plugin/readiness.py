@@ -1,0 +1,34 @@
+"""The readiness indicator file: Multus waits for the cluster network's CNI to say it is ready.
+
+ADD, STATUS and GC wait for the file for up to 45 s (checking every second); DEL looks once and only
+warns, because a DEL must release what was allocated even while the cluster network is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from multus.cni.errors import CniError, ErrorCode
+
+WAIT_INTERVAL = 1.0
+WAIT_TIMEOUT = 45.0
+
+log = logging.getLogger(__name__)
+
+
+def wait_for_readiness(path: str, *, timeout: float = WAIT_TIMEOUT, interval: float = WAIT_INTERVAL) -> None:
+    if not path:
+        return
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() + interval > deadline:
+            raise CniError(f"have you checked that your default network is ready? still waiting for "
+                           f"readinessindicatorfile @ {path}", code=ErrorCode.TRY_AGAIN_LATER)
+        time.sleep(interval)
+
+
+def check_readiness_once(path: str) -> None:
+    if path and not os.path.exists(path):
+        log.warning("readinessindicatorfile %s does not exist; deleting anyway", path)
