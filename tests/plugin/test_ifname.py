@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from multus import nsenter as nsenter_module
 from multus.cni.errors import CniError
-from multus.plugin import ifname as ifname_module
 from multus.plugin.ifname import check_interface_free
 
 
@@ -122,13 +122,13 @@ def test_the_libc_fallback_enters_the_namespace_when_os_has_no_setns(
     netns: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delattr(os, "setns", raising=False)
-    ifname_module._setns.cache_clear()
+    nsenter_module._setns.cache_clear()
     try:
         with pytest.raises(CniError, match="interface name lo already exists"):
             check_interface_free(netns, "lo")
         check_interface_free(netns, "net1")
     finally:
-        ifname_module._setns.cache_clear()
+        nsenter_module._setns.cache_clear()
 
 
 def test_a_check_costs_well_under_a_few_milliseconds(netns: str) -> None:

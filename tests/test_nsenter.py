@@ -1,0 +1,70 @@
+"""run_in_netns: a function runs inside another network namespace without moving the caller's thread.
+
+Checked: the function sees the other namespace (its own netns link differs) and its value comes back;
+its exception comes back; a socket it creates keeps living in that namespace after the thread ended
+(a server bound there is reachable only from there); a path that is not a namespace is an OSError; the
+calling thread's namespace never changes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from multus.nsenter import run_in_netns
+
+
+def thread_netns() -> str:
+    return os.readlink("/proc/thread-self/ns/net")
+
+
+def test_the_function_runs_in_the_namespace_and_its_value_comes_back(netns: str) -> None:
+    mine = thread_netns()
+    inside = run_in_netns(netns, thread_netns)
+    assert inside != mine
+    assert inside == f"net:[{os.stat(netns).st_ino}]"
+    assert thread_netns() == mine
+
+
+def test_the_functions_exception_comes_back(netns: str) -> None:
+    def fail() -> None:
+        raise KeyError("inside")
+
+    with pytest.raises(KeyError, match="inside"):
+        run_in_netns(netns, fail)
+
+
+def test_a_socket_made_inside_stays_in_that_namespace(netns: str) -> None:
+    from multus import netns as nsmod
+
+    with nsmod.ns_ipr(netns) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+    def listen() -> socket.socket:
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        return server
+
+    server = run_in_netns(netns, listen)
+    port = server.getsockname()[1]
+    try:
+        run_in_netns(netns, lambda: socket.create_connection(("127.0.0.1", port), timeout=5).close())
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5)
+    finally:
+        server.close()
+
+
+def test_a_path_that_is_not_a_namespace_is_an_os_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    with pytest.raises(OSError) as info:
+        run_in_netns(str(plain), thread_netns)
+    assert info.value.errno == errno.EINVAL
+    with pytest.raises(FileNotFoundError):
+        run_in_netns(str(tmp_path / "missing"), thread_netns)
