@@ -51,10 +51,15 @@ def log_settings(conf: MultusNetConf) -> LogSettings:
 
 
 def build_context(args: CmdArgs, environ: Mapping[str, str], *, kube_factory: KubeFactory = connect_kube,
-                  executor: PluginExecutor | None = None) -> CallContext:
-    """A call's context from skel's arguments; tests inject the API client and the plugin executor."""
+                  executor: PluginExecutor | None = None, configure_logging: bool = True) -> CallContext:
+    """A call's context from skel's arguments; tests inject the API client and the plugin executor.
+
+    The thin plugin applies the config's log settings per call (a process per call); the daemon sets
+    logging up once from its own config and passes ``configure_logging=False``.
+    """
     conf = load_netconf(args.stdin_data)
-    configure(log_settings(conf))
+    if configure_logging:
+        configure(log_settings(conf))
     k8s = parse_k8s_args(args.args) if args.args else K8sArgs()
     kube = kube_factory(conf, environ)
     runtime_config = conf.runtime_config.to_dict() if conf.runtime_config is not None else {}
