@@ -9,6 +9,10 @@ cd "$top"
 need_apt=()
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+ldconfig -p 2>/dev/null | grep -q 'libudev\.so\.1' || need_apt+=(libudev1)
 python_bin=${PYTHON:-python3}
 if ! "$python_bin" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
     need_apt+=(python3 python3-venv)

@@ -11,15 +11,16 @@ the daemon) calls :func:`configure`, which sets up the ``multus`` logger tree.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import logging.handlers
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from functools import cache
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT_LOGGER = "multus"
 
@@ -55,30 +56,41 @@ class GoFormatter(logging.Formatter):
         return f"{stamp} [{level}] {message}"
 
 
-class _RotatingFile(logging.handlers.RotatingFileHandler):
-    """A size-rotated log that optionally gzips backups and drops those older than max_age_days."""
+@cache
+def _rotating_file_class() -> Callable[[str, LogSettings], logging.Handler]:
+    """The rotating-file handler class, defined on first use: logging.handlers (socket, pickle, queue)
+    costs ~5 ms to import and only a configured ``logFile`` needs it, not every CNI call."""
+    import logging.handlers
 
-    def __init__(self, path: str, settings: LogSettings) -> None:
-        super().__init__(path, maxBytes=max(settings.max_size_mb, 1) * 1024 * 1024,
-                         backupCount=max(settings.max_backups, 1))
-        self._max_age = settings.max_age_days * 86400
-        if settings.compress:
-            self.namer = lambda name: name + ".gz"
-            self.rotator = _gzip_rotate
+    class _RotatingFile(logging.handlers.RotatingFileHandler):
+        """A size-rotated log that optionally gzips backups and drops those older than max_age_days."""
 
-    def doRollover(self) -> None:
-        super().doRollover()
-        if self._max_age <= 0:
-            return
-        cutoff = time.time() - self._max_age
-        directory, base = os.path.split(self.baseFilename)
-        for name in os.listdir(directory or "."):
-            path = os.path.join(directory, name)
-            if name.startswith(base + ".") and os.path.getmtime(path) < cutoff:
-                os.unlink(path)
+        def __init__(self, path: str, settings: LogSettings) -> None:
+            super().__init__(path, maxBytes=max(settings.max_size_mb, 1) * 1024 * 1024,
+                             backupCount=max(settings.max_backups, 1))
+            self._max_age = settings.max_age_days * 86400
+            if settings.compress:
+                self.namer = lambda name: name + ".gz"
+                self.rotator = _gzip_rotate
+
+        def doRollover(self) -> None:
+            super().doRollover()
+            if self._max_age <= 0:
+                return
+            cutoff = time.time() - self._max_age
+            directory, base = os.path.split(self.baseFilename)
+            for name in os.listdir(directory or "."):
+                path = os.path.join(directory, name)
+                if name.startswith(base + ".") and os.path.getmtime(path) < cutoff:
+                    os.unlink(path)
+
+    return _RotatingFile
 
 
 def _gzip_rotate(source: str, dest: str) -> None:
+    import gzip  # deferred with the handler: only rotation of a compressed log file needs them
+    import shutil
+
     with open(source, "rb") as src, gzip.open(dest, "wb") as dst:
         shutil.copyfileobj(src, dst)
     os.unlink(source)
@@ -110,7 +122,7 @@ def configure(settings: LogSettings, stream: TextIO | None = None) -> logging.Lo
         logger.addHandler(stream_handler)
     if settings.file:
         try:
-            file_handler = _RotatingFile(settings.file, settings)
+            file_handler = _rotating_file_class()(settings.file, settings)
         except OSError as exc:
             sys.stderr.write(f"multus logging: cannot open log file {settings.file}: {exc}\n")
         else:

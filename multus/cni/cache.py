@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +152,8 @@ def _decode(target: Path, data: bytes, network_name: str, container_id: str, if_
 
 def write_atomically(target: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``target`` through a synced temp file in the same directory and a rename."""
+    import tempfile  # deferred: it pulls in shutil and random (~3 ms), and only ADD paths write caches
+
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -191,6 +191,32 @@ class KubeClient:
             delay = max(delay, min(error.retry_after, self._max_retry_after))
         return delay
 
+    def open_stream(self, path: str, *, read_timeout: float) -> tuple[http.client.HTTPConnection,
+                                                                       http.client.HTTPResponse]:
+        """GET ``path`` on a new connection outside the pool; return it and the response, body unread.
+
+        For long-lived streams (watches, see :mod:`multus.k8s.watch`): the connection is the
+        caller's to close, connecting is bounded by the client's timeout and every later read by
+        ``read_timeout``. Not retried: a watch loop decides itself when to reconnect. A non-2xx
+        answer raises its :class:`KubeAPIError` subclass (the connection is closed first).
+        """
+        conn = self._new_connection()
+        target = self._base_path + path
+        try:
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(read_timeout)
+            conn.request("GET", target, headers=self._headers)
+            response = conn.getresponse()
+            if 200 <= response.status < 300:
+                return conn, response
+            data, headers = response.read(), dict(response.getheaders())
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            conn.close()
+            raise self._translate(exc, "GET", target) from exc
+        conn.close()
+        raise error_from_response(response.status, data, headers, method="GET", path=path)
+
     # ----- one attempt over the connection pool ----------------------------------------------
 
     def _attempt(self, method: str, target: str, payload: bytes | None, headers: dict[str, str],

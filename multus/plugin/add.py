@@ -18,7 +18,7 @@ from multus.cni.errors import CniError
 from multus.plugin import gateway, scratch
 from multus.plugin.context import CallContext
 from multus.plugin.delegate import Delegate
-from multus.plugin.execute import delegate_add, delegate_del
+from multus.plugin.execute import DelegateNotRun, delegate_add, delegate_del
 from multus.plugin.pods import PodNotFound, check_uid, get_pod
 from multus.plugin.readiness import wait_for_readiness
 from multus.plugin.resolve import aux_chain_delegate, cluster_and_default_networks, pod_delegates, static_delegates
@@ -85,6 +85,9 @@ def add_all(ctx: CallContext, delegates: list[Delegate], pod: dict[str, Any] | N
     for index, delegate in enumerate(delegates):
         try:
             rt, result = delegate_add(ctx, delegate, index)
+        except DelegateNotRun:
+            roll_back(ctx, delegates, index, failed_ran=False)
+            raise
         except CniError:
             roll_back(ctx, delegates, index)
             raise
@@ -98,16 +101,18 @@ def add_all(ctx: CallContext, delegates: list[Delegate], pod: dict[str, Any] | N
     return attached
 
 
-def roll_back(ctx: CallContext, delegates: list[Delegate], failed: int) -> None:
+def roll_back(ctx: CallContext, delegates: list[Delegate], failed: int, *, failed_ran: bool = True) -> None:
     """DEL delegates ``failed`` down to 0, so a failed ADD leaves nothing behind.
 
-    The failed delegate is included: a plugin may have allocated an address before it failed. The
+    The failed delegate is included: a plugin may have allocated an address before it failed. Not so
+    when it was refused before its plugin ran (``failed_ran=False``: its interface name was taken): Go
+    DELs it too, and its plugin then deletes the link of that name, which was never its own. The
     scratch cache goes too, unless the DEL of a delegate that had been added failed: then the runtime's
     DEL retries from it. (The failed delegate's own DEL often fails for the reason its ADD did, e.g. a
     bad config; keeping the cache for that would make every later DEL fail the same way.)
     """
     clean = True
-    for index in range(failed, -1, -1):
+    for index in range(failed if failed_ran else failed - 1, -1, -1):
         try:
             delegate_del(ctx, delegates[index], index)
         except CniError as exc:

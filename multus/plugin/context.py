@@ -64,6 +64,10 @@ def make_runtime(conf: MultusNetConf, cni_path: str, executor: PluginExecutor | 
 
 def connect_kube(conf: MultusNetConf, environ: Mapping[str, str]) -> KubeAPI | None:
     """The API client from ``kubeconfig`` or in-cluster settings; None when Multus runs without Kubernetes."""
+    if not conf.kubeconfig and not (environ.get("KUBERNETES_SERVICE_HOST") and environ.get("KUBERNETES_SERVICE_PORT")):
+        # resolve_access would return None (its in-cluster rule needs both variables): answer without
+        # importing the client (http.client, ssl: ~10 ms of every static-delegate call).
+        return None
     from multus.k8s.access import resolve_access  # imported here: static-delegate calls never pay for it
     from multus.k8s.client import KubeClient
 

@@ -41,7 +41,7 @@ class Delegate:
     # From the pod's resource map (injected into the config and cached) ...
     device_id: str = ""
     resource_name: str = ""
-    # ... and from the selection element, which only reaches runtimeConfig when the map gave none.
+    # ... and from the selection element, which only reaches runtimeConfig (and the cache) when the map gave none.
     device_id_request: str = ""
     cni_args: dict[str, Any] | None = field(default=None, compare=False)
 
@@ -76,19 +76,22 @@ class Delegate:
     def to_cache(self) -> dict[str, Any]:
         raw = self.raw
         body: dict[str, Any] = {
-            "Conf": _conf_header(raw) if not self.is_conflist else _conf_header({}),
+            # Go unmarshals every delegate's bytes into Conf, so a list's cniVersion and name show there too.
+            "Conf": _conf_header(raw),
             "ConfList": _list_header(raw) if self.is_conflist else {},
             "Name": self.name,
         }
         optional: tuple[tuple[str, Any], ...] = (
             ("ifnameRequest", self.ifname_request), ("macRequest", self.mac_request),
-            ("infinibandGUIDRequest", self.infiniband_guid_request), ("ipRequest", list(self.ip_request)),
-            ("default-route", list(self.gateway_request or ())))
+            ("infinibandGUIDRequest", self.infiniband_guid_request), ("ipRequest", list(self.ip_request)))
         body.update((key, value) for key, value in optional if value)
+        if self.gateway_request is not None:  # Go's *[]net.IP: an empty list is not omitted
+            body["default-route"] = list(self.gateway_request)
         body["IsFilterV4Gateway"] = self.filter_v4_gateway
         body["IsFilterV6Gateway"] = self.filter_v6_gateway
-        if self.device_id:
-            body["deviceID"] = self.device_id
+        # Go keeps a selection's deviceID in DelegateNetConf.DeviceID when the resource map gave none.
+        if self.device_id or self.device_id_request:
+            body["deviceID"] = self.device_id or self.device_id_request
         if self.resource_name:
             body["resourceName"] = self.resource_name
         body["Bytes"] = base64.b64encode(self.config).decode()
@@ -110,7 +113,7 @@ class Delegate:
             mac_request=str(body.get("macRequest", "")),
             infiniband_guid_request=str(body.get("infinibandGUIDRequest", "")),
             ip_request=tuple(str(ip) for ip in body.get("ipRequest") or ()),
-            gateway_request=tuple(str(gw) for gw in gateways) if gateways else None,
+            gateway_request=tuple(str(gw) for gw in gateways) if gateways is not None else None,
             filter_v4_gateway=bool(body.get("IsFilterV4Gateway", False)),
             filter_v6_gateway=bool(body.get("IsFilterV6Gateway", False)),
             device_id=str(body.get("deviceID", "")),
@@ -124,11 +127,15 @@ def _conf_header(raw: dict[str, Any]) -> dict[str, Any]:
     for key in ("cniVersion", "name", "type"):
         if raw.get(key):
             header[key] = raw[key]
-    if raw.get("capabilities"):
-        header["capabilities"] = raw["capabilities"]
+    capabilities = raw.get("capabilities")
+    if isinstance(capabilities, dict) and capabilities:
+        header["capabilities"] = dict(sorted(capabilities.items()))  # a Go map marshals sorted
     ipam = raw.get("ipam")
     header["ipam"] = {"type": ipam["type"]} if isinstance(ipam, dict) and ipam.get("type") else {}
-    header["dns"] = raw.get("dns") if isinstance(raw.get("dns"), dict) else {}
+    dns = raw.get("dns")
+    if not isinstance(dns, dict):
+        dns = {}
+    header["dns"] = {key: dns[key] for key in ("nameservers", "domain", "search", "options") if dns.get(key)}
     return header
 
 
@@ -175,8 +182,19 @@ def inject_device_id(raw: dict[str, Any], device_id: str) -> dict[str, Any]:
         edited["deviceID"] = device_id
         edited["pciBusID"] = device_id
         return edited
-    edited["plugins"] = [dict(p, deviceID=device_id, pciBusID=device_id) for p in edited["plugins"]]
+    plugins = _plugin_objects(edited, "LoadDelegateNetConf: failed to add deviceID in NetConfList bytes: "
+                                      "addDeviceIDInConfList: ")
+    edited["plugins"] = [dict(p, deviceID=device_id, pciBusID=device_id) for p in plugins]
     return edited
+
+
+def _plugin_objects(raw: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """A list's plugins, each a JSON object (Go fails, or panics, on any other)."""
+    plugins = raw["plugins"]
+    for index, plugin in enumerate(plugins):
+        if not isinstance(plugin, dict):
+            raise ConfigError(f"{prefix}unable to typecast plugin #{index}")
+    return list(plugins)
 
 
 def inject_cni_args(raw: dict[str, Any], cni_args: dict[str, Any]) -> dict[str, Any]:
@@ -197,7 +215,7 @@ def inject_cni_args(raw: dict[str, Any], cni_args: dict[str, Any]) -> dict[str, 
 
     if raw.get("type"):
         return merged(raw)
-    return dict(raw, plugins=[merged(p) for p in raw["plugins"]])
+    return dict(raw, plugins=[merged(p) for p in _plugin_objects(raw, "cannot add cni-args: ")])
 
 
 def build_delegate(config: bytes, *, name: str = "", selection: Any = None, device_id: str = "",

@@ -49,7 +49,10 @@ def cmd_del(ctx: CallContext) -> None:
     errors.extend(release_uncovered_attachments(ctx, covered))
     if cache_problem and not delegates:
         log.warning("%s; released what the result cache recorded", cache_problem)
-    if not errors or not ctx.conf.retry_delete_on_error:
+    # retryDeleteOnError keeps the cache for the runtime's retry, unless what failed is already gone
+    # (Go's "no such file or directory" test): a retry could never succeed then.
+    retry_can_help = not any("no such file or directory" in error for error in errors)
+    if not errors or not ctx.conf.retry_delete_on_error or not retry_can_help:
         scratch.remove_delegates(ctx.conf.cni_dir, ctx.container_id)
     if errors:
         raise CniError(f"Multus: [{ctx.pod_ref}]: errors: " + " / ".join(errors))

@@ -16,6 +16,11 @@ from multus.plugin.ifname import check_interface_free
 from multus.plugin.runtime_conf import delegate_runtime_conf
 
 
+class DelegateNotRun(CniError):
+    """A delegate ADD refused before its plugin ran (its interface name is taken, or the namespace is
+    missing): there is nothing of it to roll back, and a DEL could remove a link that is not its own."""
+
+
 def runtime_conf_for(ctx: CallContext, delegate: Delegate, index: int, *, for_add: bool) -> RuntimeConf:
     return delegate_runtime_conf(delegate, index=index, container_id=ctx.container_id, netns=ctx.netns,
                                  cni_ifname=ctx.ifname, k8s=ctx.k8s, env_cni_args=ctx.env_cni_args,
@@ -44,12 +49,15 @@ def delegate_add(ctx: CallContext, delegate: Delegate, index: int) -> tuple[Runt
             check_interface_free(ctx.netns, rt.if_name)
         except CniError as exc:
             plugin_type = net.plugins[0].type
-            raise CniError(f'DelegateAdd: cannot set "{plugin_type}" interface name to "{rt.if_name}": {exc.msg}',
-                           exc.details, exc.code) from exc
+            raise DelegateNotRun(f'DelegateAdd: cannot set "{plugin_type}" interface name to "{rt.if_name}": '
+                                 f'{exc.msg}', exc.details, exc.code) from exc
         conf = _single_conf(net, delegate)
         result = ctx.runtime.add_network(conf, rt) if conf else ctx.runtime.add_network_list(net, rt)
     except CniError as exc:
-        raise _wrap(ctx, delegate, "adding container to", exc) from exc
+        wrapped = _wrap(ctx, delegate, "adding container to", exc)
+        if isinstance(exc, DelegateNotRun):
+            raise DelegateNotRun(wrapped.msg, wrapped.details, wrapped.code) from exc
+        raise wrapped from exc
     return rt, result
 
 

@@ -42,10 +42,10 @@ def get_pod(reader: PodReader, namespace: str, name: str, *, timeout: float = PO
             raise PodNotFound(f"pod {namespace}/{name} not found", str(exc)) from exc
         except (ServerError, UnavailableError) as exc:
             if time.monotonic() + interval > deadline:
-                raise CniError(f"error waiting for pod: {exc}") from exc
+                raise CniError(f"error waiting for pod: {exc.msg}", exc.details, exc.code) from exc
             time.sleep(interval)
         except KubeAPIError as exc:
-            raise CniError(f"error waiting for pod: {exc}") from exc
+            raise CniError(f"error waiting for pod: {exc.msg}", exc.details, exc.code) from exc
 
 
 def is_static_pod(pod: dict[str, Any]) -> bool:

@@ -33,7 +33,7 @@ def delegate_cni_args(k8s: K8sArgs, env_cni_args: str, *, mac: str = "", ips: tu
                       ) -> tuple[tuple[str, str], ...]:
     """The delegate's CNI_ARGS: Multus's base five, then the runtime's own, then MAC/IP requests.
 
-    A runtime pair whose key is already present with an empty value fills it in; any other pair is
+    A runtime pair with a value, whose key is already present with an empty value, fills it in; any other pair is
     appended, so duplicates can occur (Go does the same, and plugins take the first).
     """
     pairs: list[list[str]] = [
@@ -47,7 +47,8 @@ def delegate_cni_args(k8s: K8sArgs, env_cni_args: str, *, mac: str = "", ips: tu
         if "=" not in item:
             continue  # Go skips (and logs) items without '='
         key, value = item.split("=", 1)
-        empty_slot = next((pair for pair in pairs if pair[0] == key and not pair[1]), None)
+        # Only a non-empty value fills an empty slot (as in Go); an empty one is appended.
+        empty_slot = next((pair for pair in pairs if pair[0] == key and not pair[1]), None) if value else None
         if empty_slot is not None:
             empty_slot[1] = value
         else:
