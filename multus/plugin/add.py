@@ -15,10 +15,13 @@ from typing import Any
 
 from multus.cni import types as cnitypes
 from multus.cni.errors import CniError
+from multus.devices import deviceinfo
+from multus.devices.allocator import PodDeviceAllocator
+from multus.devices.hints import delegate_failure_hint
 from multus.plugin import gateway, scratch
 from multus.plugin.context import CallContext
 from multus.plugin.delegate import Delegate
-from multus.plugin.execute import DelegateNotRun, delegate_add, delegate_del
+from multus.plugin.execute import DelegateNotRun, delegate_add, delegate_del, runtime_conf_for
 from multus.plugin.pods import PodNotFound, check_uid, get_pod
 from multus.plugin.readiness import wait_for_readiness
 from multus.plugin.resolve import aux_chain_delegate, cluster_and_default_networks, pod_delegates, static_delegates
@@ -36,6 +39,7 @@ class Attached:
     ifname: str
     result: cnitypes.Result
     current: cnitypes.v100.Result
+    device_info: dict[str, Any] | None = None
 
 
 def cmd_add(ctx: CallContext) -> cnitypes.Result:
@@ -46,12 +50,13 @@ def cmd_add(ctx: CallContext) -> cnitypes.Result:
         log.warning("pod %s/%s not found; reporting an empty result as Go Multus does",
                     ctx.k8s.pod_namespace, ctx.k8s.pod_name)
         return empty_result(ctx)
-    delegates = resolve_delegates(ctx, pod)
+    allocator = PodDeviceAllocator(ctx.devices, pod, ctx.events) if pod is not None and ctx.devices else None
+    delegates = resolve_delegates(ctx, pod, allocator)
     scratch.save_delegates(ctx.conf.cni_dir, ctx.container_id, delegates)
     attached = add_all(ctx, delegates, pod)
     if pod is not None and ctx.kube is not None:
         statuses = [entry for a in attached
-                    for entry in network_statuses(a.current, a.delegate.name, a.delegate.master)]
+                    for entry in network_statuses(a.current, a.delegate.name, a.delegate.master, a.device_info)]
         write_network_status(ctx, pod, statuses)
     master = next((a for a in attached if a.delegate.master), attached[0])
     return master.result
@@ -66,14 +71,16 @@ def find_pod(ctx: CallContext) -> dict[str, Any] | None:
     return pod
 
 
-def resolve_delegates(ctx: CallContext, pod: dict[str, Any] | None) -> list[Delegate]:
+def resolve_delegates(ctx: CallContext, pod: dict[str, Any] | None,
+                      allocator: PodDeviceAllocator | None = None) -> list[Delegate]:
+    """The delegates in order; ``allocator`` hands out device IDs (DEL re-resolves without one)."""
     conf = ctx.conf
     if conf.cluster_network:
-        delegates = cluster_and_default_networks(conf, ctx.kube, pod, ctx.events, None)
+        delegates = cluster_and_default_networks(conf, ctx.kube, pod, ctx.events, allocator)
     else:
         delegates = static_delegates(conf)
     if pod is not None and ctx.kube is not None:
-        delegates = pod_delegates(conf, ctx.kube, pod, delegates, ctx.events, None)
+        delegates = pod_delegates(conf, ctx.kube, pod, delegates, ctx.events, allocator)
     aux = aux_chain_delegate(conf)
     if aux is not None:
         delegates.append(aux)
@@ -83,21 +90,28 @@ def resolve_delegates(ctx: CallContext, pod: dict[str, Any] | None) -> list[Dele
 def add_all(ctx: CallContext, delegates: list[Delegate], pod: dict[str, Any] | None) -> list[Attached]:
     attached: list[Attached] = []
     for index, delegate in enumerate(delegates):
+        cni_file = deviceinfo.cni_file_of(dict(runtime_conf_for(ctx, delegate, index, for_add=True).capability_args))
+        deviceinfo.copy_from_device_plugin(delegate, cni_file, ctx.devinfo_dir)
         try:
             rt, result = delegate_add(ctx, delegate, index)
         except DelegateNotRun:
             roll_back(ctx, delegates, index, failed_ran=False)
             raise
-        except CniError:
+        except CniError as exc:
             roll_back(ctx, delegates, index)
+            if delegate.resource_name and not delegate.device_id:
+                raise CniError(exc.msg, "; ".join(filter(None, [exc.details,
+                               delegate_failure_hint(delegate.resource_name)])), exc.code) from exc
             raise
+        device_info = deviceinfo.read_for_status(delegate, cni_file, from_sysfs=ctx.device_info_from_sysfs,
+                                                 sysfs_root=ctx.sysfs_root)
         current = cnitypes.to_current(result)
         fix_default_route(ctx, delegate, rt.if_name, current)
         if pod is not None:
             message = added_interface_message(rt.if_name, current, delegate.name)
             if message:
                 ctx.events.emit(pod, "Normal", "AddedInterface", message)
-        attached.append(Attached(delegate, rt.if_name, result, current))
+        attached.append(Attached(delegate, rt.if_name, result, current, device_info))
     return attached
 
 
@@ -114,10 +128,12 @@ def roll_back(ctx: CallContext, delegates: list[Delegate], failed: int, *, faile
     clean = True
     for index in range(failed if failed_ran else failed - 1, -1, -1):
         try:
-            delegate_del(ctx, delegates[index], index)
+            rt = delegate_del(ctx, delegates[index], index)
         except CniError as exc:
             log.error("rollback: %s", exc)
             clean = clean and index == failed
+            rt = runtime_conf_for(ctx, delegates[index], index, for_add=False)
+        deviceinfo.remove(deviceinfo.cni_file_of(dict(rt.capability_args)))
     if clean:
         scratch.remove_delegates(ctx.conf.cni_dir, ctx.container_id)
 

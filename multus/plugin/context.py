@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from multus.cni.invoke import PluginExecutor
 from multus.cni.runtime import CNIRuntime
+from multus.devices.deviceinfo import DEFAULT_DEVINFO_DIR
+from multus.devices.source import DeviceSource
 from multus.plugin.config import MultusNetConf
 from multus.plugin.k8s_args import K8sArgs
 
@@ -46,6 +48,12 @@ class CallContext:
     kube: KubeAPI | None
     events: EventSink
     base_runtime_config: dict[str, Any] = field(default_factory=dict)
+    # The SR-IOV path: where device IDs come from, where device-info files live, and whether to build
+    # device-info from sysfs when neither the device plugin nor the delegate wrote any.
+    devices: DeviceSource | None = None
+    devinfo_dir: str = DEFAULT_DEVINFO_DIR
+    device_info_from_sysfs: bool = True
+    sysfs_root: str | None = None
 
     @property
     def pod_ref(self) -> str:

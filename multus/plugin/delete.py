@@ -21,6 +21,7 @@ from multus.cni.cache import CachedAttachment, ResultCache
 from multus.cni.errors import CniError
 from multus.cni.netconf import load_any
 from multus.cni.runtime import RuntimeConf
+from multus.devices import deviceinfo
 from multus.plugin import scratch
 from multus.plugin.add import resolve_delegates
 from multus.plugin.context import CallContext
@@ -46,6 +47,7 @@ def cmd_del(ctx: CallContext) -> None:
             delegate_del(ctx, delegate, index)
         except CniError as exc:
             errors.append(str(exc))
+        deviceinfo.remove(deviceinfo.cni_file_of(dict(rt.capability_args)))
     errors.extend(release_uncovered_attachments(ctx, covered))
     if cache_problem and not delegates:
         log.warning("%s; released what the result cache recorded", cache_problem)

@@ -21,6 +21,8 @@ from multus.cni import types as cnitypes
 from multus.cni.invoke import PluginExecutor
 from multus.cni.skel import CmdArgs, PluginFuncs, plugin_main
 from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION, PluginInfo
+from multus.devices.deviceinfo import DEFAULT_DEVINFO_DIR
+from multus.devices.source import DEFAULT_KUBELET_ROOT_DIR, DeviceSource, LazyPodResources
 from multus.logs import LogSettings, configure
 from multus.plugin.config import MultusNetConf, load_netconf
 from multus.plugin.context import CallContext, KubeAPI, connect_kube, make_runtime
@@ -51,7 +53,8 @@ def log_settings(conf: MultusNetConf) -> LogSettings:
 
 
 def build_context(args: CmdArgs, environ: Mapping[str, str], *, kube_factory: KubeFactory = connect_kube,
-                  executor: PluginExecutor | None = None, configure_logging: bool = True) -> CallContext:
+                  executor: PluginExecutor | None = None, configure_logging: bool = True,
+                  device_source: DeviceSource | None = None, sysfs_root: str | None = None) -> CallContext:
     """A call's context from skel's arguments; tests inject the API client and the plugin executor.
 
     The thin plugin applies the config's log settings per call (a process per call); the daemon sets
@@ -68,15 +71,21 @@ def build_context(args: CmdArgs, environ: Mapping[str, str], *, kube_factory: Ku
         env_cni_args=args.args, runtime=make_runtime(conf, args.path, executor), kube=kube,
         events=KubeEventSink(kube) if kube is not None else NullEventSink(),
         base_runtime_config=runtime_config,
+        devices=device_source or LazyPodResources(str(conf.raw.get("kubeletRootDir") or DEFAULT_KUBELET_ROOT_DIR)),
+        devinfo_dir=str(conf.raw.get("deviceInfoDir") or DEFAULT_DEVINFO_DIR),
+        device_info_from_sysfs=conf.raw.get("deviceInfoFromSysfs", True) is not False,
+        sysfs_root=sysfs_root,
     )
 
 
 def plugin_funcs(environ: Mapping[str, str], *, kube_factory: KubeFactory = connect_kube,
-                 executor: PluginExecutor | None = None) -> PluginFuncs:
+                 executor: PluginExecutor | None = None, device_source: DeviceSource | None = None,
+                 sysfs_root: str | None = None) -> PluginFuncs:
     """The verb table; each verb imports its module on first use, so a DEL never loads ADD-only code."""
 
     def context(args: CmdArgs) -> CallContext:
-        return build_context(args, environ, kube_factory=kube_factory, executor=executor)
+        return build_context(args, environ, kube_factory=kube_factory, executor=executor,
+                             device_source=device_source, sysfs_root=sysfs_root)
 
     def add(args: CmdArgs) -> cnitypes.Result:
         from multus.plugin.add import cmd_add

@@ -24,7 +24,8 @@ class DelegateNotRun(CniError):
 def runtime_conf_for(ctx: CallContext, delegate: Delegate, index: int, *, for_add: bool) -> RuntimeConf:
     return delegate_runtime_conf(delegate, index=index, container_id=ctx.container_id, netns=ctx.netns,
                                  cni_ifname=ctx.ifname, k8s=ctx.k8s, env_cni_args=ctx.env_cni_args,
-                                 base_runtime_config=ctx.base_runtime_config, for_add=for_add)
+                                 base_runtime_config=ctx.base_runtime_config, for_add=for_add,
+                                 devinfo_dir=f"{ctx.devinfo_dir}/cni")
 
 
 def _network(ctx: CallContext, delegate: Delegate) -> NetworkConfigList:

@@ -84,11 +84,13 @@ def capability_args(delegate: Delegate, base: dict[str, Any], container_id: str,
 
 def delegate_runtime_conf(delegate: Delegate, *, index: int, container_id: str, netns: str, cni_ifname: str,
                           k8s: K8sArgs, env_cni_args: str, base_runtime_config: dict[str, Any],
-                          for_add: bool, cache_dir: str | None = None) -> RuntimeConf:
+                          for_add: bool, cache_dir: str | None = None,
+                          devinfo_dir: str = DEVINFO_CNI_DIR) -> RuntimeConf:
     """The RuntimeConf one delegate is ADDed, CHECKed or DELed with."""
     ifname = delegate_ifname(delegate, index, cni_ifname)
     cni_args = delegate_cni_args(k8s, env_cni_args, mac=delegate.mac_request if for_add else "",
                                  ips=delegate.ip_request if for_add else ())
     return RuntimeConf(container_id=container_id, netns=netns, if_name=ifname, args=cni_args,
-                       capability_args=capability_args(delegate, base_runtime_config, container_id, ifname),
+                       capability_args=capability_args(delegate, base_runtime_config, container_id, ifname,
+                                                       devinfo_dir),
                        cache_dir=cache_dir)
