@@ -33,6 +33,7 @@ from multus.plugin.config import MultusNetConf
 from multus.plugin.context import CallContext, make_runtime
 from multus.plugin.delegate import build_delegate, decode_delegate_config
 from multus.plugin.delete import cmd_del
+from multus.devices.source import DeviceSource
 from multus.plugin.entry import KubeFactory, build_context
 from multus.plugin.events import NullEventSink
 from multus.plugin.execute import delegate_add, delegate_check, delegate_del
@@ -54,10 +55,12 @@ class Handlers:
     """/cni and /delegate for one daemon: its config, Kubernetes access, executor and metrics."""
 
     def __init__(self, config: DaemonConfig, *, kube_factory: KubeFactory, metrics: DaemonMetrics,
-                 executor: PluginExecutor | None = None) -> None:
+                 executor: PluginExecutor | None = None, device_source: DeviceSource | None = None) -> None:
         self._config = config
         self._kube_factory = kube_factory
         self._executor = executor
+        # One kubelet PodResources client for all requests (one gRPC channel, one Get per ADD).
+        self._device_source = device_source
         self._metrics = metrics
 
     # ---- /cni ------------------------------------------------------------------------------------------
@@ -100,7 +103,7 @@ class Handlers:
         log.info("%s starting CNI request %s", call.command, call.describe())
         try:
             ctx = build_context(call.to_cmd_args(), env, kube_factory=self._kube_factory, executor=self._executor,
-                                configure_logging=False)
+                                configure_logging=False, device_source=self._device_source)
             result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate)))
         except CniError as exc:
             log.info("%s finished CNI request %s, err: %s", call.command, call.describe(), exc)

@@ -22,7 +22,7 @@ from types import FrameType
 from multus import __version__
 from multus.cni.errors import CniError
 from multus.daemon.config import DEFAULT_CONFIG_PATH, DaemonConfig, DaemonConfigError, load_daemon_config
-from multus.daemon.service import Daemon
+from multus.daemon.service import Daemon, production_daemon
 from multus.logs import LogSettings, configure
 from multus.plugin.config import LogOptions
 from multus.plugin.gojson import decode_struct
@@ -140,7 +140,7 @@ def main() -> None:
     """The console script: the daemon with the auto-config manager (auto mode) or config copy (otherwise)."""
     from multus.daemon.autoconfig import autoconfig_extension
 
-    sys.exit(run(sys.argv[1:], extensions=[autoconfig_extension()]))
+    sys.exit(run(sys.argv[1:], extensions=[autoconfig_extension()], daemon_factory=production_daemon))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from multus.daemon.config import DaemonConfig
 from multus.daemon.handlers import Handlers, Router
 from multus.daemon.metrics import DaemonMetrics, MetricsServer
 from multus.daemon.server import DaemonServer, prepare_socket_dir
+from multus.devices.source import DEFAULT_KUBELET_ROOT_DIR, LazyPodResources
 from multus.plugin.context import KubeAPI
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,18 @@ def chroot_executor(chroot_dir: str) -> PluginExecutor:
     chroot (usually the host's root) and in the daemon's container, as with Go.
     """
     return SubprocessExecutor(command_prefix=("chroot", chroot_dir))
+
+
+def production_daemon(config: DaemonConfig) -> Daemon:
+    """The daemon ``multus-daemon`` runs: requests read pods and NADs from informer caches."""
+    from multus.daemon.clients import start_kube_cache
+
+    kube = start_kube_cache(config.kubeconfig)
+    daemon = Daemon(config, kube=kube)
+    stop = getattr(kube, "stop", None)
+    if stop is not None:
+        daemon.add_shutdown_hook(stop)
+    return daemon
 
 
 class Daemon:
@@ -59,7 +72,9 @@ class Daemon:
         self._stopped = False
         self._stop_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
-        handlers = Handlers(config, kube_factory=self.kube_factory, metrics=self.metrics, executor=self.executor)
+        self.devices = LazyPodResources(str(config.raw.get("kubeletRootDir") or DEFAULT_KUBELET_ROOT_DIR))
+        handlers = Handlers(config, kube_factory=self.kube_factory, metrics=self.metrics, executor=self.executor,
+                            device_source=self.devices)
         self.server = DaemonServer(config.socket_path, Router(handlers, self.metrics, self.is_draining),
                                    connection_limit=config.effective_connection_limit)
 
@@ -115,6 +130,7 @@ class Daemon:
             self.metrics_server.close()
             self.metrics_server = None
         self.kube_factory.close()
+        self.devices.close()
 
     def __enter__(self) -> Daemon:
         self.start()

@@ -112,3 +112,32 @@ def test_the_default_builder_makes_a_working_client_from_a_kubeconfig(tmp_path: 
             assert client.get_pod("default", "web")["metadata"]["uid"] == "u1"
         finally:
             shared.close()
+
+
+def test_the_production_cache_serves_this_nodes_pods_without_api_reads(tmp_path: Path) -> None:
+    """start_kube_cache against the API server double: synced node-filtered pods, NADs, no live GETs."""
+    from multus.daemon.clients import start_kube_cache
+    from multus.daemon.kube_cache import CachedKube
+
+    with KubeApiServer() as api:
+        api.add_pod("default", "mine", node_name="node-a")
+        api.add_pod("default", "theirs", node_name="node-b")
+        api.add_nad("default", "net1", {"cniVersion": "1.0.0", "type": "bridge"})
+        kubeconfig = str(api.write_kubeconfig(tmp_path / "kubeconfig"))
+        cache = start_kube_cache(kubeconfig, {"MULTUS_NODE_NAME": "node-a"}, sync_timeout=10)
+        assert isinstance(cache, CachedKube)
+        try:
+            api.clear_requests()
+            assert cache.get_pod("default", "mine")["metadata"]["name"] == "mine"
+            assert cache.get_network_attachment_definition("default", "net1")["metadata"]["name"] == "net1"
+            assert api.requests_matching("GET", r"/pods/mine$") == []
+            assert api.requests_matching("GET", r"/network-attachment-definitions/net1$") == []
+            assert cache.counters()["pod_cache_hits"] == 1
+        finally:
+            cache.stop()
+
+
+def test_no_kubeconfig_and_no_cluster_means_no_cache() -> None:
+    from multus.daemon.clients import start_kube_cache
+
+    assert start_kube_cache("", {}) is None
