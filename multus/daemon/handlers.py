@@ -27,13 +27,13 @@ from multus.daemon import wire
 from multus.daemon.config import DaemonConfig, override_request_config
 from multus.daemon.metrics import DaemonMetrics, TimedRuntime
 from multus.daemon.wire import CallArgs, HttpRequest, HttpResponse, RequestError
+from multus.devices.source import DeviceSource
 from multus.plugin.add import cmd_add
 from multus.plugin.check import cmd_check
 from multus.plugin.config import MultusNetConf
 from multus.plugin.context import CallContext, make_runtime
 from multus.plugin.delegate import build_delegate, decode_delegate_config
 from multus.plugin.delete import cmd_del
-from multus.devices.source import DeviceSource
 from multus.plugin.entry import KubeFactory, build_context
 from multus.plugin.events import NullEventSink
 from multus.plugin.execute import delegate_add, delegate_check, delegate_del

@@ -73,7 +73,7 @@ def find_pod(ctx: CallContext) -> dict[str, Any] | None:
 
 def resolve_delegates(ctx: CallContext, pod: dict[str, Any] | None,
                       allocator: PodDeviceAllocator | None = None) -> list[Delegate]:
-    """The delegates in order; ``allocator`` hands out device IDs (DEL re-resolves without one)."""
+    """The delegates in order; ``allocator`` hands out device IDs (DEL's re-resolution passes one too)."""
     conf = ctx.conf
     if conf.cluster_network:
         delegates = cluster_and_default_networks(conf, ctx.kube, pod, ctx.events, allocator)

@@ -22,6 +22,7 @@ from multus.cni.errors import CniError
 from multus.cni.netconf import load_any
 from multus.cni.runtime import RuntimeConf
 from multus.devices import deviceinfo
+from multus.devices.allocator import PodDeviceAllocator
 from multus.plugin import scratch
 from multus.plugin.add import resolve_delegates
 from multus.plugin.context import CallContext
@@ -90,8 +91,11 @@ def cached_or_resolved_delegates(ctx: CallContext, pod: dict[str, Any] | None) -
         return cached, ""
     if pod is None:
         return [], problem or "no cached delegates and no pod"
+    # As Go does, a fresh resource map: each delegate gets back the deviceID its ADD had (its config and
+    # its device-info file name depend on it). No events: a DEL has nothing to tell the pod.
+    allocator = PodDeviceAllocator(ctx.devices, pod) if ctx.devices else None
     try:
-        return resolve_delegates(ctx, pod), problem
+        return resolve_delegates(ctx, pod, allocator), problem
     except CniError as exc:
         log.error("could not re-resolve the delegates of pod %s: %s", ctx.pod_ref, exc)
         return [], problem or str(exc)
@@ -115,4 +119,7 @@ def del_cached_attachment(ctx: CallContext, entry: CachedAttachment) -> None:
     rt = RuntimeConf(container_id=entry.container_id, netns=entry.netns or ctx.netns, if_name=entry.if_name,
                      args=entry.cni_args, capability_args=entry.capability_args)
     log.warning("releasing %s on %s from the result cache", net.name, entry.if_name)
-    ctx.runtime.del_network_list(net, rt)
+    try:
+        ctx.runtime.del_network_list(net, rt)
+    finally:
+        deviceinfo.remove(deviceinfo.cni_file_of(dict(entry.capability_args)))
