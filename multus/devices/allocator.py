@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from multus.cni.errors import CniError
+from multus.cni.errors import CniError, ErrorCode
 from multus.devices.hints import missing_device_message, pod_resource_requests
 from multus.devices.source import DeviceSource
 
@@ -58,7 +58,7 @@ class PodDeviceAllocator:
                 raise
             except Exception as exc:  # the podresources error tree: fail the ADD with a CNI error
                 raise CniError(f"getKubernetesDelegate: failed to get resourceMap from ResourceClient: {exc}",
-                               code=getattr(exc, "cni_code", None)) from exc
+                               code=_code_for(exc)) from exc
             self._resources = {res: sorted(ids) for res, ids in found.items()}
         return self._resources
 
@@ -68,3 +68,11 @@ class PodDeviceAllocator:
         log.warning("%s", message)
         if self._events is not None:
             self._events.emit(self._pod, "Warning", NO_DEVICE_EVENT_REASON, message)
+
+
+def _code_for(exc: Exception) -> int:
+    """11 (try again later) when the kubelet is busy, restarting or slow; 999 for everything else."""
+    from podresources.errors import KubeletTimeoutError, KubeletUnavailableError, RateLimitedError
+
+    transient = (KubeletTimeoutError, KubeletUnavailableError, RateLimitedError)
+    return ErrorCode.TRY_AGAIN_LATER if isinstance(exc, transient) else ErrorCode.INTERNAL

@@ -115,7 +115,7 @@ def assert_host_path(spec: Obj, ctr: Obj, path: str, host: str, *, writable: boo
 def test_daemon_config_uses_go_multus_key_names_only() -> None:
     keys = set(config())
     assert keys <= GO_DAEMON_KEYS, f"not Go's key names: {sorted(keys - GO_DAEMON_KEYS)}"
-    assert "chrootDir" not in keys, "delegates run from the host bin dir mounted at the same path, no chroot"
+    assert config()["chrootDir"] == "/hostroot", "delegates run in the host's filesystem, as Go's daemon runs them"
 
 
 def test_daemon_config_has_the_chosen_values() -> None:
@@ -123,7 +123,7 @@ def test_daemon_config_has_the_chosen_values() -> None:
         "cniVersion": "1.0.0", "logToStderr": True, "logLevel": "verbose", "multusConfigFile": "auto",
         "multusAutoconfigDir": "/host/etc/cni/net.d", "cniConfigDir": "/host/etc/cni/net.d",
         "socketDir": "/host/run/multus/", "connectionLimit": 16, "metricsPort": 9091,
-        "readinessindicatorfile": "",
+        "readinessindicatorfile": "", "chrootDir": "/hostroot",
     }
 
 
@@ -135,7 +135,13 @@ def test_daemon_config_is_accepted_by_the_projects_loader() -> None:
     assert parsed.cni_config_dir == cfg["cniConfigDir"]
     assert parsed.multus_autoconfig_dir == cfg["multusAutoconfigDir"]
     assert parsed.connection_limit == cfg["connectionLimit"] and parsed.metrics_port == cfg["metricsPort"]
-    assert parsed.auto_mode and parsed.log_to_stderr and parsed.chroot_dir == ""
+    assert parsed.auto_mode and parsed.log_to_stderr and parsed.chroot_dir == "/hostroot"
+
+
+def test_the_host_root_is_mounted_where_chroot_dir_points() -> None:
+    spec, ctr = thick_spec(), daemon()
+    mount, volume = covering_mount(spec, ctr, config()["chrootDir"])  # type: ignore[misc]
+    assert volume["hostPath"]["path"] == "/" and mount.get("mountPropagation") == "HostToContainer"
 
 
 def test_the_daemon_reads_its_config_where_the_configmap_is_mounted() -> None:
@@ -174,8 +180,8 @@ def test_cni_config_dirs_are_the_hosts_and_writable() -> None:
 
 
 def test_delegates_see_host_files_at_host_paths() -> None:
-    # No chrootDir: delegates run in the daemon's container, so what they read must be where it is on
-    # the host: their binaries (binDir/CNI_PATH) and files their configs name under /etc/cni/net.d.
+    # Delegates run chrooted into the host's root, but are found by the daemon in its own filesystem, and
+    # the daemon itself reads configs and writes caches: those paths must be where they are on the host.
     from multus.plugin.config import DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_CONF_DIR
 
     spec, ctr = thick_spec(), daemon()
