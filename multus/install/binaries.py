@@ -1,15 +1,16 @@
 """Installing Multus's commands into the host's CNI bin dir, and ``multus-install`` (Go's install_multus).
 
-Every file is replaced atomically: written to a temp file in the destination directory, synced, made
-0755, then renamed over the old one. Writing into the old file instead fails with "Text file busy"
-while the runtime is executing it, which deadlocked node reboots (multus#1221: CRI-O runs the old
-``multus-shim``, which waits for the daemon, whose init container cannot overwrite the shim). A rename
-never touches the running file: the process keeps the old inode, the next exec gets the new one.
+Every file is replaced atomically (:mod:`multus.install.atomic`): a runtime executing the old file at
+that moment keeps running it, and nothing ever sees half a file ("Text file busy" is impossible).
 
-    multus-install -t thick|thin [-d /host/opt/cni/bin] [--source-dir DIR] [--python PATH]
+    multus-install -t thick|thin [-d /host/opt/cni/bin] [--host-python /usr/bin/python3] [--source-dir DIR]
 
-thin installs the ``multus`` and ``passthru`` commands; thick installs ``passthru`` and the
-``multus-shim`` launcher (a single fast-starting file, :func:`multus.shim.install.write_launcher`).
+thin installs ``multus`` and ``passthru`` as the self-contained bundle (:mod:`multus.install.bundle`),
+which the host's own interpreter runs; thick installs ``passthru`` (pip's console script, copied from
+``--source-dir``) and the ``multus-shim`` launcher (one fast-starting file,
+:func:`multus.shim.install.write_launcher`). ``--host-python`` (alias ``--python``) is the node's
+interpreter, written into the ``#!`` line of what runs on the host: /usr/bin/python3 by default for
+thin; for thick, as before, the interpreter running ``multus-install`` unless given.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from multus.install.atomic import copy_executable
+from multus.install.bundle import DEFAULT_HOST_PYTHON, BundleError, install_thin_bundle
 
 DEFAULT_DEST_DIR = "/host/opt/cni/bin"
 Kind = Literal["thin", "thick"]
@@ -34,32 +36,9 @@ def default_source_dir() -> Path:
     return Path(sys.executable).parent
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def copy_binary(src: str | os.PathLike[str], dest_dir: str | os.PathLike[str], name: str | None = None) -> Path:
     """Copy ``src`` to ``dest_dir/name`` (default: its own name) atomically, mode 0755; the new path."""
-    source = Path(src)
-    directory = Path(dest_dir)
-    target = directory / (name or source.name)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as data:
-            shutil.copyfileobj(data, out)
-            out.flush()
-            os.fchmod(out.fileno(), 0o755)
-            os.fsync(out.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(directory)  # the rename itself survives a crash
-    return target
+    return copy_executable(src, dest_dir, name)
 
 
 @dataclass
@@ -86,26 +65,29 @@ def install_shim_launcher(dest_dir: Path, python: str) -> Path | None:
 
 
 def install(kind: Kind, dest_dir: str | os.PathLike[str], *, source_dir: str | os.PathLike[str] | None = None,
-            python: str = sys.executable) -> InstallResult:
-    """Install the commands of ``kind`` into ``dest_dir``; a missing piece is reported, not fatal."""
+            python: str | None = None) -> InstallResult:
+    """Install the commands of ``kind`` into ``dest_dir``; a missing shim writer is reported, not fatal.
+
+    ``python`` is the node's interpreter for the ``#!`` lines: for thin, the bundle's (default
+    /usr/bin/python3); for thick, the shim launcher's and passthru's (default: this interpreter for the
+    shim, /usr/bin/python3 for passthru). Thick's ``passthru`` is the same host bundle as thin's: the
+    daemon runs delegates chrooted into the host, where pip's console script (bound to the image's
+    Python and site-packages) cannot run. ``source_dir`` is no longer needed and is ignored.
+    """
     if kind not in ("thin", "thick"):
         raise ValueError(f"--type is missing or --type has invalid value: {kind!r}")
     dest = Path(dest_dir)
-    source = Path(source_dir) if source_dir is not None else default_source_dir()
     result = InstallResult()
-    commands = ["multus", "passthru"] if kind == "thin" else ["passthru"]
-    for command in commands:
-        if not (source / command).is_file():
-            raise FileNotFoundError(f"cannot install {command}: {source / command} does not exist "
-                                    "(is multus-py installed with pip in this environment?)")
-        result.installed.append(copy_binary(source / command, dest))
-    if kind == "thick":
-        launcher = install_shim_launcher(dest, python)
-        if launcher is None:
-            result.skipped.append("multus-shim: multus.shim.install.write_launcher is not available in this "
-                                  "version; the shim was not installed")
-        else:
-            result.installed.append(launcher)
+    if kind == "thin":
+        result.installed += install_thin_bundle(dest, host_python=python or DEFAULT_HOST_PYTHON)
+        return result
+    result.installed += install_thin_bundle(dest, host_python=python or DEFAULT_HOST_PYTHON, names=("passthru",))
+    launcher = install_shim_launcher(dest, python or sys.executable)
+    if launcher is None:
+        result.skipped.append("multus-shim: multus.shim.install.write_launcher is not available in this "
+                              "version; the shim was not installed")
+    else:
+        result.installed.append(launcher)
     return result
 
 
@@ -113,15 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="multus-install", description="Install Multus's CNI commands atomically.")
     parser.add_argument("-t", "--type", dest="kind", choices=("thick", "thin"), help="installer type (thick/thin)")
     parser.add_argument("-d", "--dest-dir", default=DEFAULT_DEST_DIR, help="destination directory")
-    parser.add_argument("--source-dir", default=None, help="where the console scripts are (default: beside python)")
-    parser.add_argument("--python", default=sys.executable, help="interpreter for the multus-shim launcher")
+    parser.add_argument("--source-dir", default=None,
+                        help="thick: where the passthru console script is (default: beside python)")
+    parser.add_argument("--host-python", "--python", dest="python", default=None, metavar="PATH",
+                        help="the node's interpreter, for the #! line of what runs on the host (default: "
+                             f"{DEFAULT_HOST_PYTHON} for thin, this python for thick)")
     args = parser.parse_args(argv)
     if args.kind is None:
         print("--type is missing or --type has invalid value", file=sys.stderr)
         return 1
     try:
         result = install(args.kind, args.dest_dir, source_dir=args.source_dir, python=args.python)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, BundleError) as exc:
         print(f"failed to install multus ({args.kind}): {exc}", file=sys.stderr)
         return 1
     for path in result.installed:

@@ -3,7 +3,8 @@
 pflag conventions are kept so existing DaemonSet manifests work unchanged: ``--flag=value`` or
 ``--flag value``; a boolean flag alone means true and takes ``=true``/``=false`` (and pflag's other
 spellings: 1/0, t/f, TRUE/FALSE...). ``--force-cni-version`` and ``--skip-tls-verify`` are hidden, as in
-Go. ``--service-account-dir`` is ours (Go hard-codes the path), mainly for tests.
+Go. ``--service-account-dir`` is ours (Go hard-codes the path), mainly for tests; so is ``--host-python``,
+the node's interpreter that runs the installed bundle (Go copies a static binary instead).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _HELP = {
     "cni_conf_dir": "CNI config directory",
     "cni_version": "CNI version for multus CNI config (e.g. '0.3.1')",
     "multus_conf_file": "multus CNI config file ('auto' to generate it)",
-    "multus_bin_file": "multus command to install (default: the 'multus' script beside this python)",
+    "multus_bin_file": "file to install as multus (default: build the self-contained bundle for --host-python)",
     "multus_cni_conf_dir": "multus specific CNI config directory (written as confDir when given)",
     "skip_multus_binary_copy": "skip multus binary file copy",
     "multus_kubeconfig_file_host": "kubeconfig path on the host, written into the config",
@@ -50,6 +51,7 @@ _HELP = {
     "readiness_indicator_file": "readiness indicator file",
     "additional_bin_dir": "adds binDir to the config",
     "service_account_dir": "service account token and ca.crt directory",
+    "host_python": "the node's python3 (>= 3.11), written into the installed bundle's #! line",
 }
 
 

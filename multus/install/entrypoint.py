@@ -1,6 +1,7 @@
 """``multus-thin-entrypoint``: the thin plugin's DaemonSet container (Go's thin_entrypoint, §9.7).
 
-Start-up: check the paths, copy the ``multus`` command into the CNI bin dir (atomically), then either
+Start-up: check the paths, install the ``multus`` command into the CNI bin dir (atomically: the
+self-contained bundle for ``--host-python``, or the file ``--multus-bin-file`` names), then either
 copy a user-provided config (``--multus-conf-file=PATH``) or, with ``auto``, write the kubeconfig and
 generate ``00-multus.conf(list)`` around the primary CNI config. Then it loops every second until
 SIGTERM/SIGINT, and with ``--cleanup-config-on-exit`` removes the config it wrote.
@@ -23,7 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -32,6 +33,7 @@ from multus.cni.cache import write_atomically
 from multus.daemon.autoconfig.generate import OUTPUT_NAMES
 from multus.daemon.autoconfig.primary import PrimaryConfigError, read_primary, select_primary
 from multus.install.binaries import copy_binary
+from multus.install.bundle import DEFAULT_HOST_PYTHON, BundleError, install_thin_bundle
 from multus.install.kubeconfig import KubeconfigError, generate_kubeconfig
 from multus.install.thin_config import ThinConfigError, ThinConfigOptions, render_thin_config
 
@@ -44,13 +46,14 @@ class EntrypointError(Exception):
 
 @dataclass
 class ThinOptions:
-    """The command's flags (Go's names and defaults, except multus_bin_file: see the CLI help)."""
+    """The command's flags: Go's names and defaults, except ``multus_bin_file`` ("" = the bundle, since
+    this image has no host binary to copy) and our ``host_python`` and ``service_account_dir``."""
 
     cni_bin_dir: str = "/host/opt/cni/bin"
     cni_conf_dir: str = "/host/etc/cni/net.d"
     cni_version: str = ""
     multus_conf_file: str = AUTO
-    multus_bin_file: str = field(default_factory=lambda: str(Path(sys.executable).parent / "multus"))
+    multus_bin_file: str = ""
     multus_cni_conf_dir: str | None = None  # None: Go's default dir is created, no confDir is written
     skip_multus_binary_copy: bool = False
     multus_kubeconfig_file_host: str = "/etc/cni/net.d/multus.d/multus.kubeconfig"
@@ -70,6 +73,7 @@ class ThinOptions:
     force_cni_version: bool = False
     skip_tls_verify: bool = False
     service_account_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
+    host_python: str = DEFAULT_HOST_PYTHON
 
     @property
     def auto(self) -> bool:
@@ -116,7 +120,7 @@ class ThinEntrypoint:
     def verify(self) -> None:
         o = self.options
         checks = [("cni-conf-dir", o.cni_conf_dir), ("cni-bin-dir", o.cni_bin_dir)]
-        if not o.skip_multus_binary_copy:
+        if not o.skip_multus_binary_copy and o.multus_bin_file:
             checks.append(("multus-bin-file", o.multus_bin_file))
         if not o.auto:
             checks.append(("multus-conf-file", o.multus_conf_file))
@@ -125,7 +129,11 @@ class ThinEntrypoint:
                 raise EntrypointError(f"{flag} is not found: {path} does not exist")
 
     def install_binary(self) -> Path:
-        return copy_binary(self.options.multus_bin_file, self.options.cni_bin_dir, "multus")
+        """``multus`` into the CNI bin dir: the given file as Go does, else the bundle for the host."""
+        if self.options.multus_bin_file:
+            return copy_binary(self.options.multus_bin_file, self.options.cni_bin_dir, "multus")
+        return install_thin_bundle(self.options.cni_bin_dir, host_python=self.options.host_python,
+                                   names=("multus",))[0]
 
     def refresh_kubeconfig(self) -> bool:
         """Rewrite the kubeconfig if the token or CA changed; True when written."""
@@ -193,7 +201,7 @@ class ThinEntrypoint:
             Path(o.multus_cni_conf_dir or DEFAULT_MULTUS_CNI_CONF_DIR).mkdir(parents=True, exist_ok=True)
             self.refresh_kubeconfig()
             self._say(f"kubeconfig is created in {self.kubeconfig_path}")
-        except (OSError, KubeconfigError) as exc:
+        except (OSError, ValueError, BundleError, KubeconfigError) as exc:
             raise EntrypointError(str(exc)) from None
         try:
             self.sync_config()

@@ -1,8 +1,13 @@
 """The kubeconfig the thin plugin uses, built from the pod's service account, and kept fresh.
 
-Same shape as Go's thin_entrypoint writes: cluster ``local`` (server, CA data from ``ca.crt`` or
+Same content as Go's thin_entrypoint writes: cluster ``local`` (server, CA data from ``ca.crt`` or
 ``insecure-skip-tls-verify``), user ``multus`` with the service-account token, context
 ``multus-context``. Written atomically with mode 0600 (it holds a credential).
+
+Written as JSON, not Go's YAML text: JSON is YAML too, so kubectl and client-go read it as before, and
+the thin plugin, a fresh process per CNI call on the host, parses it with the stdlib ``json``
+(:func:`multus.k8s.access.load_kubeconfig` tries JSON first) instead of importing a YAML parser, which
+in the host bundle is PyYAML's pure-Python one (no C loader there), on every pod's start.
 
 Why refresh: bound service-account tokens expire (1 h under CIS profiles, about a year otherwise) and
 the kubelet rotates the projected file, but Go's entrypoint rewrites the kubeconfig only in its
@@ -52,32 +57,20 @@ def render_kubeconfig(service_account_dir: str | os.PathLike[str], host: str, po
     """The kubeconfig text for the current token and CA."""
     sa_dir = Path(service_account_dir)
     token = _read(sa_dir / "token", "token").decode("utf-8", "replace").strip()
+    cluster: dict[str, object] = {"server": server_url(protocol, host, port)}
     if skip_tls_verify:
-        tls = "insecure-skip-tls-verify: true"
+        cluster["insecure-skip-tls-verify"] = True
     else:
-        tls = "certificate-authority-data: " + base64.b64encode(_read(sa_dir / "ca.crt", "ca")).decode("ascii")
-    # A JSON string is a valid YAML double-quoted scalar, so any token byte is quoted safely.
-    lines = [
-        "# Kubeconfig file for Multus CNI plugin.",
-        "apiVersion: v1",
-        "kind: Config",
-        "clusters:",
-        "- name: local",
-        "  cluster:",
-        f"    server: {server_url(protocol, host, port)}",
-        f"    {tls}",
-        "users:",
-        "- name: multus",
-        "  user:",
-        f"    token: {json.dumps(token)}",
-        "contexts:",
-        "- name: multus-context",
-        "  context:",
-        "    cluster: local",
-        "    user: multus",
-        "current-context: multus-context",
-    ]
-    return ("\n".join(lines) + "\n").encode()
+        cluster["certificate-authority-data"] = base64.b64encode(_read(sa_dir / "ca.crt", "ca")).decode("ascii")
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": cluster}],
+        "users": [{"name": "multus", "user": {"token": token}}],
+        "contexts": [{"name": "multus-context", "context": {"cluster": "local", "user": "multus"}}],
+        "current-context": "multus-context",
+    }
+    return (json.dumps(document, indent=2) + "\n").encode()
 
 
 def _digest(path: Path) -> str | None:

@@ -18,7 +18,8 @@ Checked here, thick (``multus-daemonset-thick.yml``):
   daemon: they pass while it serves, readiness fails while it drains, all fail once it is gone;
 - the grace period outlasts the daemon's drain; the metrics port is declared as in the config.
 Thin (``multus-daemonset-thin.yml``): flags are Go thin_entrypoint flags, config is cleaned up on exit,
-the dirs the flags name and the host kubeconfig path are mounted consistently, no privileges.
+the dirs the flags name and the host kubeconfig path are mounted consistently, no privileges; the
+installed bundle's #! line names the host's interpreter (``--host-python``), not the image's.
 Both: every command run is a console script of the package (checked against pyproject.toml).
 """
 
@@ -426,6 +427,12 @@ def test_the_init_containers_command_installs_the_modes_binaries(
         # The shim runs on the host: its #! line must name the host's interpreter, not the image's.
         assert python is not None and not python.startswith("/usr/local/")
         assert (tmp_path / "multus-shim").read_text().splitlines()[0] == f"#!{python} -IS"
+    host_python = flag_value(command, "--host-python")
+    if path == THIN:
+        # Thin's plugin runs on the host too: the bundle's #! line names the host's interpreter.
+        assert host_python is not None and not host_python.startswith("/usr/local/")
+        for name in installed:
+            assert (tmp_path / name).read_bytes().split(b"\n", 1)[0] == f"#!{host_python} -IS".encode()
 
 
 def test_the_thin_entrypoint_accepts_the_manifests_arguments() -> None:

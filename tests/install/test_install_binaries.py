@@ -7,8 +7,9 @@ Checked:
   new file has the new bytes and mode 0755, and no temp file is left;
 * a reader holding the old file open keeps reading the old bytes;
 * a failed copy leaves the old file intact and no temp file;
-* ``install("thin")`` copies ``multus`` and ``passthru``; ``install("thick")`` copies ``passthru`` and
-  writes the ``multus-shim`` launcher, or reports it skipped when the launcher writer is missing;
+* ``install("thin")`` installs the host bundle as ``multus`` and ``passthru`` (two files, not links;
+  tests/install/test_thin_bundle.py checks the bundle itself); ``install("thick")`` copies ``passthru``
+  and writes the ``multus-shim`` launcher, or reports it skipped when the launcher writer is missing;
 * ``multus-install`` without ``--type`` exits 1 with Go's message; with one it installs and exits 0.
 """
 
@@ -95,14 +96,16 @@ def scripts(tmp_path: Path) -> Path:
     return source
 
 
-def test_install_thin_copies_multus_and_passthru(tmp_path: Path) -> None:
-    source, dest = scripts(tmp_path), tmp_path / "cni-bin"
+def test_install_thin_installs_the_bundle_as_multus_and_passthru(tmp_path: Path) -> None:
+    dest = tmp_path / "cni-bin"
     dest.mkdir()
-    result = install("thin", dest, source_dir=source)
+    result = install("thin", dest, python="/opt/python3.11/bin/python3")
     assert sorted(p.name for p in result.installed) == ["multus", "passthru"] and result.skipped == []
-    for name in ("multus", "passthru"):
-        assert (dest / name).read_bytes() == (source / name).read_bytes()
-        assert os.access(dest / name, os.X_OK)
+    multus, passthru = dest / "multus", dest / "passthru"
+    assert multus.read_bytes().startswith(b"#!/opt/python3.11/bin/python3 -IS\nPK")
+    assert passthru.read_bytes() == multus.read_bytes()
+    assert multus.stat().st_ino != passthru.stat().st_ino, "two files: writing one in place cannot change the other"
+    assert all(os.access(p, os.X_OK) for p in (multus, passthru)) and leftovers(dest) == []
 
 
 def test_install_thick_writes_the_shim_launcher_and_passthru(tmp_path: Path) -> None:
@@ -111,6 +114,8 @@ def test_install_thick_writes_the_shim_launcher_and_passthru(tmp_path: Path) -> 
     result = install("thick", dest, source_dir=source, python=sys.executable)
     assert sorted(p.name for p in result.installed) == ["multus-shim", "passthru"]
     assert (dest / "multus-shim").read_text().startswith(f"#!{sys.executable} -IS\n")
+    assert (dest / "passthru").read_bytes().startswith(f"#!{sys.executable} -IS\n".encode()), \
+        "passthru is the host bundle: the daemon runs it chrooted into the host"
     assert not (dest / "multus").exists()
 
 
@@ -131,11 +136,6 @@ def test_the_launcher_writer_is_found_when_the_shim_provides_it() -> None:
     assert binaries.find_launcher_writer() is write_launcher
 
 
-def test_install_names_a_missing_command(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="cannot install multus"):
-        install("thin", tmp_path, source_dir=tmp_path / "empty")
-
-
 def test_the_command_needs_a_type(capsys: pytest.CaptureFixture[str]) -> None:
     assert binaries.main([]) == 1
     assert "--type is missing or --type has invalid value" in capsys.readouterr().err
@@ -144,6 +144,11 @@ def test_the_command_needs_a_type(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_command_installs_and_lists_what_it_installed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source, dest = scripts(tmp_path), tmp_path / "cni-bin"
     dest.mkdir()
-    assert binaries.main(["-t", "thin", "-d", str(dest), "--source-dir", str(source)]) == 0
+    assert binaries.main(["-t", "thin", "-d", str(dest), "--host-python", "/usr/bin/python3.11"]) == 0
     assert f"installed {dest}/multus" in capsys.readouterr().out
-    assert binaries.main(["-t", "thin", "-d", str(tmp_path / "no-such-dir"), "--source-dir", str(source)]) == 1
+    assert (dest / "passthru").read_bytes().startswith(b"#!/usr/bin/python3.11 -IS\n")
+    assert binaries.main(["-t", "thick", "-d", str(dest), "--source-dir", str(source), "--python", "/bin/py3"]) == 0
+    assert (dest / "multus-shim").read_text().startswith("#!/bin/py3 -IS\n"), "--python is --host-python"
+    assert binaries.main(["-t", "thin", "-d", str(tmp_path / "no-such-dir")]) == 1
+    assert binaries.main(["-t", "thin", "-d", str(dest), "--host-python", "python3"]) == 1
+    assert "absolute path" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 
 Checked:
 
-* Go's exact text (cluster ``local``, user ``multus``, context ``multus-context``, CA data), mode 0600,
-  and that multus-py's own kubeconfig loader reads back the server, CA and token;
+* Go's content as JSON (cluster ``local``, user ``multus``, context ``multus-context``, CA data), mode
+  0600, valid YAML too, and that multus-py's own kubeconfig loader reads back the server, CA and token;
 * IPv6 hosts in brackets, a custom protocol, ``insecure-skip-tls-verify`` needing no CA;
 * refresh: an unchanged token and CA write nothing; a rotated token or CA rewrites the file;
 * a token with a trailing newline or YAML-special characters stays one exact string;
@@ -13,10 +13,12 @@ Checked:
 from __future__ import annotations
 
 import base64
+import json
 import stat
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # no stubs installed
 
 from multus.install.kubeconfig import KubeconfigError, generate_kubeconfig, render_kubeconfig, server_url
 from multus.k8s.access import load_kubeconfig
@@ -33,15 +35,18 @@ def sa_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def test_the_kubeconfig_has_go_s_layout_and_is_private(sa_dir: Path, tmp_path: Path) -> None:
+def test_the_kubeconfig_has_go_s_content_as_json_and_is_private(sa_dir: Path, tmp_path: Path) -> None:
     dest = tmp_path / "multus.d" / "multus.kubeconfig"
     assert generate_kubeconfig(sa_dir, "10.96.0.1", "443", "https", dest) is True
-    ca_b64 = base64.b64encode(CA).decode()
-    assert dest.read_text() == (
-        "# Kubeconfig file for Multus CNI plugin.\napiVersion: v1\nkind: Config\nclusters:\n- name: local\n"
-        f"  cluster:\n    server: https://10.96.0.1:443\n    certificate-authority-data: {ca_b64}\nusers:\n"
-        '- name: multus\n  user:\n    token: "token-one"\ncontexts:\n- name: multus-context\n  context:\n'
-        "    cluster: local\n    user: multus\ncurrent-context: multus-context\n")
+    expected = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {"server": "https://10.96.0.1:443",
+                                                   "certificate-authority-data": base64.b64encode(CA).decode()}}],
+        "users": [{"name": "multus", "user": {"token": "token-one"}}],
+        "contexts": [{"name": "multus-context", "context": {"cluster": "local", "user": "multus"}}],
+        "current-context": "multus-context"}
+    assert json.loads(dest.read_bytes()) == expected, "JSON: the plugin on the host parses it without yaml"
+    assert yaml.safe_load(dest.read_bytes()) == expected, "and still YAML, for kubectl and client-go"
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     access = load_kubeconfig(dest)
     assert (access.server, access.ca_data, access.bearer_token()) == ("https://10.96.0.1:443", CA, "token-one")
@@ -57,6 +62,7 @@ def test_skip_tls_verify_needs_no_ca(sa_dir: Path, tmp_path: Path) -> None:
     (sa_dir / "ca.crt").unlink()
     dest = tmp_path / "kubeconfig"
     generate_kubeconfig(sa_dir, "10.96.0.1", "443", "https", dest, skip_tls_verify=True)
+    assert json.loads(dest.read_bytes())["clusters"][0]["cluster"]["insecure-skip-tls-verify"] is True
     access = load_kubeconfig(dest)
     assert access.insecure_skip_tls_verify and access.ca_data is None
 
@@ -83,7 +89,8 @@ def test_a_rotated_token_or_ca_rewrites_the_kubeconfig(sa_dir: Path, tmp_path: P
 def test_a_token_with_a_newline_or_yaml_characters_stays_exact(sa_dir: Path) -> None:
     (sa_dir / "token").write_text('ab"c: #d\\e\n')
     text = render_kubeconfig(sa_dir, "h", "1")
-    assert 'token: "ab\\"c: #d\\\\e"\n' in text.decode()
+    assert json.loads(text)["users"][0]["user"]["token"] == 'ab"c: #d\\e'
+    assert yaml.safe_load(text)["users"][0]["user"]["token"] == 'ab"c: #d\\e'
 
 
 def test_a_loaded_token_with_special_characters_round_trips(sa_dir: Path, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ A fake node under tmp_path: the host's CNI bin and conf dirs, a service-account 
 script to install. Options are parsed from Go's flags. The loop runs in a thread at 10 ms per round,
 or as a real process stopped with SIGTERM. Checked:
 
-* the start: the binary copied, the kubeconfig written, the config generated with every optional flag
+* the start: the binary copied (the host bundle for ``--host-python`` when no ``--multus-bin-file`` is
+  given, a relative ``--host-python`` exiting 1), the kubeconfig written, the config generated with every optional flag
   (``confDir``, not Go's ``cniConf``), Go's exact text for a 0.3.1 primary, a .conflist for 1.0.0;
 * version mismatch in Go's words, ``--force-cni-version``, ``--override-network-name``, a bad log
   level, ``--skip-config-watch`` with an unusable primary exiting 1, a missing path exiting 1;
@@ -115,7 +116,7 @@ def test_the_start_installs_the_binary_writes_the_kubeconfig_and_every_flag_into
     entry.setup()
     assert (node.bin_dir / "multus").read_bytes() == node.multus_bin.read_bytes()
     assert os.access(node.bin_dir / "multus", os.X_OK)
-    assert b'token: "token-one"' in (node.conf_dir / "multus.d" / "multus.kubeconfig").read_bytes()
+    assert b'"token": "token-one"' in (node.conf_dir / "multus.d" / "multus.kubeconfig").read_bytes()
     assert (node.root / "multus-net.d").is_dir()
     assert node.config() == {
         "cniVersion": "0.3.1", "name": "multus-cni-network", "type": "multus",
@@ -123,6 +124,24 @@ def test_the_start_installs_the_binary_writes_the_kubeconfig_and_every_flag_into
         "logToStderr": False, "logLevel": "debug", "logFile": "/var/log/multus.log", "binDir": "/opt/multus/bin",
         "confDir": str(node.root / "multus-net.d"), "readinessindicatorfile": "/run/ready",
         "kubeconfig": "/etc/k/kubeconfig", "delegates": [json.loads(primary.read_bytes())]}
+
+
+def without_bin_file(node: Node, *extra: str) -> list[str]:
+    return [flag for flag in node.flags(*extra) if not flag.startswith("--multus-bin-file")]
+
+
+def test_without_a_bin_file_the_host_bundle_is_installed_for_the_host_python(node: Node) -> None:
+    node.primary()
+    options = parse_options(without_bin_file(node, "--host-python=/usr/bin/python3.11"))
+    assert options.multus_bin_file == ""
+    ThinEntrypoint(options, environ=ENV, out=io.StringIO(), err=io.StringIO()).setup()
+    assert (node.bin_dir / "multus").read_bytes().startswith(b"#!/usr/bin/python3.11 -IS\nPK")
+    assert os.access(node.bin_dir / "multus", os.X_OK)
+    assert not (node.bin_dir / "passthru").exists(), "as Go's entrypoint: multus only"
+    err = io.StringIO()
+    entry = ThinEntrypoint(parse_options(without_bin_file(node, "--host-python=python3")), environ=ENV,
+                           out=io.StringIO(), err=err)
+    assert entry.run(threading.Event()) == 1 and "absolute path" in err.getvalue()
 
 
 def test_a_0_3_1_primary_gives_go_s_exact_layout(node: Node) -> None:
@@ -186,7 +205,7 @@ def test_the_loop_refreshes_the_kubeconfig_and_follows_the_primary(node: Node, r
     stop = run_in_thread(node.entrypoint())
     eventually(lambda: (node.conf_dir / "00-multus.conf").exists())
     (node.sa_dir / "token").write_text("token-two")
-    eventually(lambda: b'"token-two"' in kubeconfig.read_bytes())
+    eventually(lambda: b'"token": "token-two"' in kubeconfig.read_bytes())
     node.primary(capabilities={"x": True}, plugins=[{"type": "calico", "capabilities": {"bandwidth": True}}])
     eventually(lambda: node.config()["capabilities"] == {"bandwidth": True})
     primary.rename(primary.with_name(primary.name + ".cilium_bak"))
@@ -211,7 +230,7 @@ def test_skip_config_watch_still_refreshes_the_kubeconfig_but_not_the_config(nod
     before = (node.conf_dir / "00-multus.conf").read_bytes()
     node.primary(plugins=[{"type": "calico"}])
     (node.sa_dir / "token").write_text("token-two")
-    eventually(lambda: b'"token-two"' in (node.conf_dir / "multus.d" / "multus.kubeconfig").read_bytes())
+    eventually(lambda: b'"token": "token-two"' in (node.conf_dir / "multus.d" / "multus.kubeconfig").read_bytes())
     time.sleep(0.05)
     assert (node.conf_dir / "00-multus.conf").read_bytes() == before
 
