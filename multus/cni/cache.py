@@ -118,12 +118,16 @@ class ResultCache:
         except OSError as exc:
             raise CniError("failed to remove result cache", str(exc), ErrorCode.IO_FAILURE) from exc
 
-    def entries(self) -> Iterator[CachedAttachment]:
-        """Every readable cache entry (for GC); unreadable or foreign files are skipped."""
+    def entries(self, container_id: str | None = None) -> Iterator[CachedAttachment]:
+        """Every readable cache entry (for GC), or those of ``container_id``; unreadable or foreign files
+        are skipped. With ``container_id``, only files whose name holds ``-<container_id>-`` (as every
+        file of that container's does) are read: a DEL must not read the whole node's cache."""
         try:
             names = sorted(os.listdir(self.results_dir))
         except FileNotFoundError:
             return
+        if container_id is not None:
+            names = [name for name in names if f"-{container_id}-" in name]
         for name in names:
             try:
                 data = (self.results_dir / name).read_bytes()
@@ -132,9 +136,11 @@ class ResultCache:
                 continue
             if isinstance(body, dict) and body.get("kind") == CACHE_KIND:
                 try:
-                    yield CachedAttachment.from_dict(body)
+                    entry = CachedAttachment.from_dict(body)
                 except CniError:
                     continue
+                if container_id is None or entry.container_id == container_id:
+                    yield entry
 
 
 def _decode(target: Path, data: bytes, network_name: str, container_id: str, if_name: str) -> CachedAttachment:
@@ -159,7 +165,9 @@ def write_atomically(target: Path, data: bytes, mode: int = 0o600) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            # fdatasync: the data (and the size that finds it) must be on disk before the rename makes
+            # the file visible; its timestamps need not be, which saves a metadata write per cache entry.
+            os.fdatasync(handle.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
     except BaseException:
