@@ -10,6 +10,7 @@ daemon runs the same verbs as the thin plugin, with one Kubernetes client for al
     server.py      the unix socket: threads, the connection bound (back-pressure), graceful shutdown
     connection.py  one connection's HTTP/1.1 exchange (keep-alive, timeouts, body limits)
     metrics.py     Prometheus metrics on metricsPort; delegate timing around the CNI runtime
+    events.py      Kubernetes Events POSTed on a background thread, off the requests' path
     service.py     Daemon: the parts assembled, started in Go's order, stopped gracefully with hooks
     main.py        the ``multus-daemon`` command: flags, startup checks, signals, exit codes
     kube_cache.py  informer-backed pod and NAD reads (a KubeAPI)

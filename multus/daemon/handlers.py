@@ -25,6 +25,7 @@ from multus.cni.errors import CniError, ConfigError
 from multus.cni.invoke import PluginExecutor
 from multus.daemon import wire
 from multus.daemon.config import DaemonConfig, override_request_config
+from multus.daemon.events import BackgroundEvents, EventBatch
 from multus.daemon.metrics import DaemonMetrics, TimedRuntime
 from multus.daemon.wire import CallArgs, HttpRequest, HttpResponse, RequestError
 from multus.devices.source import DeviceSource
@@ -35,7 +36,7 @@ from multus.plugin.context import CallContext, make_runtime
 from multus.plugin.delegate import build_delegate, decode_delegate_config
 from multus.plugin.delete import cmd_del
 from multus.plugin.entry import KubeFactory, build_context
-from multus.plugin.events import NullEventSink
+from multus.plugin.events import KubeEventSink, NullEventSink
 from multus.plugin.execute import delegate_add, delegate_check, delegate_del
 from multus.plugin.gojson import decode_fields, decode_struct
 from multus.plugin.k8s_args import K8sArgs, parse_daemon_k8s_args
@@ -55,8 +56,11 @@ class Handlers:
     """/cni and /delegate for one daemon: its config, Kubernetes access, executor and metrics."""
 
     def __init__(self, config: DaemonConfig, *, kube_factory: KubeFactory, metrics: DaemonMetrics,
-                 executor: PluginExecutor | None = None, device_source: DeviceSource | None = None) -> None:
+                 executor: PluginExecutor | None = None, device_source: DeviceSource | None = None,
+                 events: BackgroundEvents | None = None) -> None:
         self._config = config
+        # Events POSTed on a background thread (None: on the request's thread, as the thin plugin does).
+        self._events = events
         self._kube_factory = kube_factory
         self._executor = executor
         # One kubelet PodResources client for all requests (one gRPC channel, one Get per ADD).
@@ -101,10 +105,18 @@ class Handlers:
     def _run(self, verb: Verb, call: CallArgs, env: Mapping[str, str], k8s: K8sArgs) -> cnitypes.Result | None:
         """One verb; an ADD failure reads Go's "error configuring pod" and keeps its CNI code."""
         log.info("%s starting CNI request %s", call.command, call.describe())
+        batch: EventBatch | None = None
         try:
             ctx = build_context(call.to_cmd_args(), env, kube_factory=self._kube_factory, executor=self._executor,
                                 configure_logging=False, device_source=self._device_source)
-            result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate)))
+            events = ctx.events
+            if self._events is not None and ctx.kube is not None:
+                # Best effort, so off the request's path: POSTed on a background thread once the verb is
+                # done (after its own API writes), as Go's asynchronous event recorder does.
+                batch = self._events.batch(ctx.kube)
+                events = KubeEventSink(batch)
+            result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
+                                  events=events))
         except CniError as exc:
             log.info("%s finished CNI request %s, err: %s", call.command, call.describe(), exc)
             if call.command == "ADD":
@@ -115,6 +127,9 @@ class Handlers:
                 raise RuntimeError(f"error configuring pod [{k8s.pod_namespace}/{k8s.pod_name}] networking: "
                                    f"{exc}") from exc
             raise
+        finally:
+            if batch is not None:
+                batch.release()
         log.info("%s finished CNI request %s", call.command, call.describe())
         return result
 

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from multus.cni.invoke import PluginExecutor, SubprocessExecutor
 from multus.daemon.clients import SharedKube
 from multus.daemon.config import DaemonConfig
+from multus.daemon.events import BackgroundEvents
 from multus.daemon.handlers import Handlers, Router
 from multus.daemon.metrics import DaemonMetrics, MetricsServer
 from multus.daemon.server import DaemonServer, prepare_socket_dir
@@ -73,8 +74,10 @@ class Daemon:
         self._stop_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
         self.devices = LazyPodResources(str(config.raw.get("kubeletRootDir") or DEFAULT_KUBELET_ROOT_DIR))
+        # Events are best effort and go out on a background thread, off every request's path.
+        self.events = BackgroundEvents()
         handlers = Handlers(config, kube_factory=self.kube_factory, metrics=self.metrics, executor=self.executor,
-                            device_source=self.devices)
+                            device_source=self.devices, events=self.events)
         self.server = DaemonServer(config.socket_path, Router(handlers, self.metrics, self.is_draining),
                                    connection_limit=config.effective_connection_limit)
 
@@ -126,6 +129,7 @@ class Daemon:
 
     def _close_parts(self) -> None:
         self.server.close()
+        self.events.close()  # what requests queued, while the API clients are still open
         if self.metrics_server is not None:
             self.metrics_server.close()
             self.metrics_server = None

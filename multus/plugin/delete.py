@@ -104,8 +104,8 @@ def cached_or_resolved_delegates(ctx: CallContext, pod: dict[str, Any] | None) -
 def release_uncovered_attachments(ctx: CallContext, covered: set[tuple[str, str]]) -> list[str]:
     """DEL this container's libcni-cached attachments that no delegate above accounted for."""
     errors = []
-    for entry in ResultCache(ctx.conf.cni_dir).entries():
-        if entry.container_id != ctx.container_id or (entry.network_name, entry.if_name) in covered:
+    for entry in ResultCache(ctx.conf.cni_dir).entries(ctx.container_id):
+        if (entry.network_name, entry.if_name) in covered:
             continue
         try:
             del_cached_attachment(ctx, entry)

@@ -41,6 +41,8 @@ _GO_ESCAPES = {'"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f", 
 
 def go_quote(text: str) -> str:
     """``text`` quoted like Go's ``%q``, so error messages match the Go originals byte for byte."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape (the common case, e.g. every daemon request's log line)
     out = ['"']
     for ch in text:
         code = ord(ch)

@@ -95,3 +95,22 @@ def test_entries_lists_valid_entries_and_skips_foreign_files(tmp_path: Path) -> 
 
 def test_entries_of_a_missing_directory_is_empty(tmp_path: Path) -> None:
     assert list(ResultCache(tmp_path / "nothing").entries()) == []
+
+
+def test_entries_of_one_container_reads_only_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = ResultCache(tmp_path)
+    cache.save(entry())
+    cache.save(entry(if_name="net1", network_name="other-net"))
+    cache.save(entry(container_id="def456"))
+    cache.save(entry(container_id="abc1234"))  # a container ID that starts with the other one
+    read: list[str] = []
+    original = Path.read_bytes
+
+    def recording_read_bytes(self: Path) -> bytes:
+        read.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
+    found = sorted((e.container_id, e.network_name, e.if_name) for e in cache.entries("abc123"))
+    assert found == [("abc123", "mynet", "eth0"), ("abc123", "other-net", "net1")]
+    assert sorted(read) == ["mynet-abc123-eth0", "other-net-abc123-net1"]

@@ -1,0 +1,1207 @@
+#!/usr/bin/env python3
+"""Benchmark: the thick plugin (multus-shim + multus-daemon), a fresh shim process per CNI call.
+
+The daemon is the real ``multus-daemon`` command (so ``production_daemon``: pods and NADs come from its
+informer caches), started with a daemon config like the thick DaemonSet's (``logLevel: verbose``,
+``logToStderr``, ``connectionLimit`` 16, ``metricsPort``) plus ``clusterNetwork`` (a bridge conflist file),
+``kubeconfig`` (the API server double), ``cniDir``, ``confDir`` and ``binDir``. The shim is the single-file
+launcher ``multus.shim.install.write_launcher`` writes (``#!python -IS``), exec'ed per call exactly as a
+container runtime does: a clean environment with PATH and the CNI_* variables, and the multus-shim config
+on stdin (DEL also gets the ADD's result as ``prevResult``, as libcni's cache supplies it).
+
+Arms, interleaved (the order rotates each iteration), each pod and container ID used once:
+
+  bridge alone        the bridge plugin + host-local exec'd directly: the floor
+  thick 1 network     shim ADD+DEL for a pod with only the cluster network (bridge + host-local)
+  thick 2 networks    the pod's annotation adds a macvlan NAD (master: a veth in the node namespace)
+
+Then a burst (``--burst`` pods ADDed ``--concurrency`` at a time by a thread pool exec'ing shims, then
+DELed the same way: pods/s, and the CPU each pod cost the daemon, its plugin processes and the shims), and
+churn (``--churn`` pods ADD+DEL, ``--concurrency`` at a time) with the daemon's VmRSS (``/proc/<pid>/status``:
+its own memory, not the plugin processes') before and after.
+
+``--profile N`` (default 40) then restarts the daemon with perf_counter spans (and the request thread's CPU
+time) around the steps of a request: request parse, config override, context build, pod lookup (a cache
+hit), delegate resolution, scratch-cache write, ifname check, plugin exec, result-cache write,
+network-status PATCH, events, response, and the HTTP exchange around them; N sequential ADD+DEL per network
+count. ``--cprofile [wall|cpu]`` adds a cProfile of the /cni handler (by wall time, or by the handler
+thread's CPU time).
+
+``--compare-tree DIR`` runs a second daemon with the ``multus`` package of DIR (e.g. a copy of the tree
+before a change) on a socket of its own: the thick arms run against both, interleaved, and the report adds
+the paired per-iteration differences; the profile phase instruments both. ``--profile-only`` skips the
+latency, burst and churn phases.
+
+Bytecode: this environment may set PYTHONDONTWRITEBYTECODE=1; production installs ship compiled
+bytecode, so ``multus``, ``devinfo`` and ``podresources`` are compiled first (``compileall`` with the
+variable unset) and the daemon and the shims run without it.
+
+Safety: as hack/bench_thin.py. The parent creates a "node" namespace and the pod namespaces, and re-runs
+itself inside the node one (``nsenter --net``), where the bridges, the veths, the API double's 127.0.0.1
+socket, the daemon and its metrics port live; configs, caches, leases and sockets go to a tmp dir. The
+inner run refuses to start outside the bench's own node namespace. Everything is removed on success,
+failure and Ctrl-C/SIGTERM (the daemon is stopped first). Needs root.
+
+    .venv/bin/python hack/bench_thick.py --iterations 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+WARMUP = 3  # untimed rounds first: the first ADDs create the bridges and warm the page cache
+NAMESPACE = "default"
+NODE_NAME = "bench-node"
+NAD_NAME = "macvlan-conf"
+PACKAGES = ("multus", "devinfo", "podresources")
+
+# Go Multus (thick plugin) on this kind of machine, medians in ms (bridge alone: ADD+DEL).
+GO_BRIDGE_MS = 9.4
+GO_ADD_MS = {"thick1": 24.2, "thick2": 31.5}
+GO_BURST_PODS_S = 30.0
+TARGET_ADD_RATIO = 0.9
+TARGET_BURST_RATIO = 2.0
+
+
+# ---- statistics ---------------------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile: a value that was actually measured, no interpolation."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100)
+    return ordered[int(rank) - 1]
+
+
+def med(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# ---- processes -----------------------------------------------------------------------------------------
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """PATH and what is given; no PYTHON* variables, so the compiled bytecode is used."""
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
+    env.update(extra or {})
+    return env
+
+
+def compile_packages(tree: Path = REPO) -> None:
+    """Compile the packages with PYTHONDONTWRITEBYTECODE unset, as an installed package has them."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    packages = [str(tree / p) for p in PACKAGES if (tree / p).is_dir()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def vm_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process, in KiB."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0])
+    return found
+
+
+def cpu_seconds(daemon_pid: int) -> dict[str, float]:
+    """CPU seconds so far: the daemon's own threads, the plugin processes it waited for, and this
+    process's waited-for children (the shims; also the bridge arm's plugins, not run during a burst)."""
+    with open(f"/proc/{daemon_pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    children = os.times()
+    return {"daemon": (int(fields[11]) + int(fields[12])) / tick,
+            "plugins": (int(fields[13]) + int(fields[14])) / tick,
+            "shims": children.children_user + children.children_system}
+
+
+def http_over_unix(path: str, method: str, target: str, timeout: float = 2.0) -> int:
+    """One request on a fresh connection to the daemon's socket; the status code."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                     .encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+
+
+class DaemonProcess:
+    """``multus-daemon --config`` (or the span-instrumented variant) as a child, in this (node) namespace."""
+
+    def __init__(self, argv: list[str], socket_path: str, log_path: Path) -> None:
+        self.socket_path = socket_path
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(argv, env=clean_env({"MULTUS_NODE_NAME": NODE_NAME}), stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=self._log)
+        try:
+            self._wait_ready(60.0)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the daemon exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if http_over_unix(self.socket_path, "GET", "/readyz") == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the daemon was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> int | None:
+        """SIGTERM (graceful), then SIGKILL; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+# ---- the bench -------------------------------------------------------------------------------------------
+
+def bridge_conf(name: str, bridge: str, subnet: str, ipam_dir: Path) -> dict[str, Any]:
+    return {"cniVersion": "1.0.0", "name": name, "type": "bridge", "bridge": bridge, "isGateway": True,
+            "ipam": {"type": "host-local", "subnet": subnet, "dataDir": str(ipam_dir),
+                     "routes": [{"dst": "0.0.0.0/0"}]}}
+
+
+@dataclass
+class Pod:
+    name: str
+    uid: str
+
+    def cni_args(self, container_id: str) -> str:
+        """CNI_ARGS as the kubelet's runtime sets them for a pod sandbox."""
+        return (f"IgnoreUnknown=1;K8S_POD_NAMESPACE={NAMESPACE};K8S_POD_NAME={self.name};"
+                f"K8S_POD_INFRA_CONTAINER_ID={container_id};K8S_POD_UID={self.uid}")
+
+
+@dataclass
+class Timing:
+    add: list[float] = field(default_factory=list)
+    delete: list[float] = field(default_factory=list)
+
+
+class ThickBench:
+    """Configs, the API double's objects, the daemon and the ways of calling, inside the node namespace."""
+
+    def __init__(self, args: argparse.Namespace, workdir: Path, api: Any) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.api = api
+        self.pod_netns: list[str] = args.pod_netns
+        self.cni_path = args.plugins_dir
+        self.ipam = workdir / "ipam"
+        self.cni_dir = workdir / "multus"
+        self.socket_dir = workdir / "run" / "multus"
+        self._pod_seq = 0
+        self._pods: dict[str, list[Pod]] = {}
+        conf_dir = workdir / "net.d"
+        conf_dir.mkdir()
+        cluster = conf_dir / "10-cluster.conflist"
+        plugin = {k: v for k, v in bridge_conf("cluster", "cni0", "10.73.0.0/24", self.ipam).items()
+                  if k not in ("cniVersion", "name")}
+        cluster.write_text(json.dumps({"cniVersion": "1.0.0", "name": "cluster", "plugins": [plugin]}))
+        kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
+        api.add_nad(NAMESPACE, NAD_NAME, {
+            "cniVersion": "1.0.0", "type": "macvlan", "master": "mvmaster", "mode": "bridge",
+            "ipam": {"type": "host-local", "subnet": "10.74.0.0/22", "dataDir": str(self.ipam)}})
+        self.shim_conf = {"cniVersion": "1.0.0", "name": "multus-cni-network", "type": "multus-shim",
+                          "daemonSocketDir": str(self.socket_dir)}
+        shim_conf_file = workdir / "00-multus.conf"
+        shim_conf_file.write_text(json.dumps(self.shim_conf))
+        (workdir / "cni-conf").mkdir()
+        # As the thick DaemonSet's ConfigMap, plus what the Multus config needs here; not auto mode, so the
+        # daemon copies 00-multus.conf (to a dir of ours) instead of watching for a primary config.
+        self.daemon_config = {
+            "cniVersion": "1.0.0", "logToStderr": True, "logLevel": args.log_level,
+            "multusConfigFile": str(shim_conf_file), "cniConfigDir": str(workdir / "cni-conf"),
+            "socketDir": str(self.socket_dir), "connectionLimit": 16, "metricsPort": 9091,
+            "readinessindicatorfile": "", "kubeconfig": str(kubeconfig), "clusterNetwork": str(cluster),
+            "cniDir": str(self.cni_dir), "confDir": str(conf_dir), "binDir": args.plugins_dir,
+        }
+        self.daemon_config_path = workdir / "daemon-config.json"
+        self.daemon_config_path.write_text(json.dumps(self.daemon_config, indent=2))
+        # --compare-tree: a second daemon, from another tree, with its own socket, caches and metrics port.
+        self.compare_tree = Path(args.compare_tree).resolve() if args.compare_tree else None
+        self.compare_socket_dir = workdir / "run-compare" / "multus"
+        self.compare_cni_dir = workdir / "multus-compare"
+        self.compare_shim_conf = dict(self.shim_conf, daemonSocketDir=str(self.compare_socket_dir))
+        self.compare_config_path = workdir / "daemon-config-compare.json"
+        self.compare_config_path.write_text(json.dumps(dict(
+            self.daemon_config, socketDir=str(self.compare_socket_dir), cniDir=str(self.compare_cni_dir),
+            metricsPort=9092), indent=2))
+        self.compare_daemon: DaemonProcess | None = None
+        from multus.shim.install import write_launcher
+
+        self.shim = str(write_launcher(workdir / "multus-shim", python=sys.executable, project_path=str(REPO)))
+        self.bridge_bin = str(Path(args.plugins_dir) / "bridge")
+        self.bridge_conf = bridge_conf("alone", "br-alone", "10.71.0.0/24", self.ipam)
+        self.daemon: DaemonProcess | None = None
+
+    # ---- pods ----------------------------------------------------------------------------------------------
+
+    def make_pods(self, kind: str, count: int) -> None:
+        """Pre-create ``count`` pods of ``kind`` (t1: cluster network only; t2: + the macvlan NAD)."""
+        annotations = {"k8s.v1.cni.cncf.io/networks": NAD_NAME} if kind == "t2" else None
+        pods = self._pods.setdefault(kind, [])
+        fresh = []
+        for _ in range(count):
+            self._pod_seq += 1
+            fresh.append(Pod(f"{kind}-{self._pod_seq:05d}", f"6f0c5b1e-0000-4000-8000-{self._pod_seq:012d}"))
+        self.api.add_pods([{"name": pod.name, "uid": pod.uid, "annotations": annotations} for pod in fresh])
+        pods.extend(fresh)
+
+    def take_pod(self, kind: str) -> Pod:
+        return self._pods[kind].pop(0)
+
+    # ---- the daemon ----------------------------------------------------------------------------------------
+
+    def start_daemon(self, spans_out: Path | None = None, cprofile_out: Path | None = None,
+                     cprofile_clock: str = "wall") -> DaemonProcess:
+        if spans_out is None:
+            argv = [str(Path(sys.executable).parent / "multus-daemon"), "--config", str(self.daemon_config_path)]
+        else:
+            argv = [sys.executable, os.path.abspath(__file__), "--span-daemon", str(self.daemon_config_path),
+                    "--span-out", str(spans_out)]
+            argv += ["--cprofile-out", str(cprofile_out), "--cprofile", cprofile_clock] if cprofile_out else []
+        self.daemon = DaemonProcess(argv, str(self.socket_dir / "multus.sock"), self.workdir / "daemon.log")
+        return self.daemon
+
+    def start_compare_daemon(self) -> DaemonProcess:
+        """``multus-daemon`` with the ``multus`` package of --compare-tree (the console script's code)."""
+        assert self.compare_tree is not None
+        code = (f"import sys; sys.path.insert(0, {str(self.compare_tree)!r}); import multus; "
+                "print('multus from', multus.__file__, file=sys.stderr, flush=True); "
+                "from multus.daemon.main import main; main()")
+        self.compare_daemon = DaemonProcess([sys.executable, "-c", code, "--config", str(self.compare_config_path)],
+                                            str(self.compare_socket_dir / "multus.sock"),
+                                            self.workdir / "daemon-compare.log")
+        return self.compare_daemon
+
+    def stop_daemon(self) -> None:
+        for attr in ("daemon", "compare_daemon"):
+            daemon: DaemonProcess | None = getattr(self, attr)
+            if daemon is not None:
+                code = daemon.stop()
+                if code not in (0, None):
+                    print(f"warning: the daemon exited with {code}:\n{daemon.log_tail()}", file=sys.stderr)
+                setattr(self, attr, None)
+
+    # ---- calls ---------------------------------------------------------------------------------------------
+
+    def _exec(self, argv: list[str], conf: dict[str, Any], verb: str, container_id: str, netns: str,
+              cni_args: str) -> bytes:
+        env = clean_env({"CNI_COMMAND": verb, "CNI_CONTAINERID": container_id, "CNI_NETNS": netns,
+                         "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path, "CNI_ARGS": cni_args})
+        done = subprocess.run(argv, input=json.dumps(conf).encode(), env=env, capture_output=True, check=False,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} {verb} {container_id} exited {done.returncode}: "
+                               f"stdout={done.stdout[:2000]!r} stderr={done.stderr[-2000:]!r}")
+        return done.stdout
+
+    def _add_del(self, argv: list[str], conf: dict[str, Any], container_id: str, netns: str,
+                 cni_args: str) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        out = self._exec(argv, conf, "ADD", container_id, netns, cni_args)
+        t1 = time.perf_counter()
+        self._exec(argv, dict(conf, prevResult=json.loads(out)), "DEL", container_id, netns, cni_args)
+        t2 = time.perf_counter()
+        return (t1 - t0) * 1e3, (t2 - t1) * 1e3
+
+    def bridge_add_del(self, tag: str, netns: str) -> tuple[float, float]:
+        cid = f"br-{tag}"
+        return self._add_del([self.bridge_bin], self.bridge_conf, cid, netns, Pod("bridge-alone", "0").cni_args(cid))
+
+    def shim_call(self, verb: str, pod: Pod, container_id: str, netns: str, prev: Any = None,
+                  compare: bool = False) -> tuple[float, bytes]:
+        conf = self.compare_shim_conf if compare else self.shim_conf
+        conf = conf if prev is None else dict(conf, prevResult=prev)
+        t0 = time.perf_counter()
+        out = self._exec([self.shim], conf, verb, container_id, netns, pod.cni_args(container_id))
+        return (time.perf_counter() - t0) * 1e3, out
+
+    def shim_add_del(self, kind: str, tag: str, netns: str, compare: bool = False) -> tuple[float, float]:
+        pod = self.take_pod(kind)
+        cid = f"{pod.name}-{tag}"
+        add_ms, out = self.shim_call("ADD", pod, cid, netns, compare=compare)
+        del_ms, _ = self.shim_call("DEL", pod, cid, netns, json.loads(out), compare=compare)
+        return add_ms, del_ms
+
+    # ---- phases --------------------------------------------------------------------------------------------
+
+    def arms(self) -> dict[str, Callable[[str], tuple[float, float]]]:
+        netns = self.pod_netns[0]
+        arms = {"bridge": lambda tag: self.bridge_add_del(tag, netns),
+                "thick1": lambda tag: self.shim_add_del("t1", tag, netns),
+                "thick2": lambda tag: self.shim_add_del("t2", tag, netns)}
+        if self.compare_tree is not None:
+            arms["cmp1"] = lambda tag: self.shim_add_del("t1", tag, netns, compare=True)
+            arms["cmp2"] = lambda tag: self.shim_add_del("t2", tag, netns, compare=True)
+        return arms
+
+    def run_arms(self, iterations: int, tag: str) -> dict[str, Timing]:
+        arms = self.arms()
+        names = list(arms)
+        for w in range(WARMUP):
+            for name in names:
+                arms[name](f"warm{w}-{tag}")
+        samples = {name: Timing() for name in names}
+        for i in range(iterations):
+            shift = i % len(names)
+            for name in names[shift:] + names[:shift]:
+                add_ms, del_ms = arms[name](f"{i:05d}-{tag}")
+                samples[name].add.append(add_ms)
+                samples[name].delete.append(del_ms)
+            if i % 50 == 49:
+                self.api.clear_requests()  # the double logs every request; keep it small
+        return samples
+
+    def probe_requests(self, tag: str) -> dict[str, tuple[list[str], list[str]]]:
+        """One untimed ADD and DEL per network count, recording which API requests each verb makes."""
+        found: dict[str, tuple[list[str], list[str]]] = {}
+        for kind, label in (("t1", "thick 1 network"), ("t2", "thick 2 networks")):
+            pod = self.take_pod(kind)
+            cid = f"probe-{pod.name}-{tag}"
+            self.api.clear_requests()
+            _, out = self.shim_call("ADD", pod, cid, self.pod_netns[0])
+            time.sleep(0.3)  # events may be posted after the answer
+            on_add = [_short(r) for r in self.api.requests]
+            self.api.clear_requests()
+            self.shim_call("DEL", pod, cid, self.pod_netns[0], json.loads(out))
+            time.sleep(0.3)
+            found[label] = (on_add, [_short(r) for r in self.api.requests])
+        self.api.clear_requests()
+        return found
+
+    def burst(self, count: int, concurrency: int, tag: str) -> dict[str, Any]:
+        """``count`` pods ADDed ``concurrency`` at a time (each in a namespace of its own), then DELed."""
+        pods = [self.take_pod("t1") for _ in range(count)]
+        jobs = [(pod, f"{pod.name}-{tag}", self.pod_netns[i % len(self.pod_netns)]) for i, pod in enumerate(pods)]
+        results: dict[str, Any] = {}
+
+        def add(job: tuple[Pod, str, str]) -> tuple[float, bytes]:
+            return self.shim_call("ADD", job[0], job[1], job[2])
+
+        assert self.daemon is not None
+        pid = self.daemon.pid
+        with ThreadPoolExecutor(concurrency) as pool:
+            cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+            added = list(pool.map(add, jobs))
+            cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+            deleted = list(pool.map(lambda pair: self.shim_call("DEL", pair[0][0], pair[0][1], pair[0][2],
+                                                                json.loads(pair[1][1])), zip(jobs, added, strict=True)))
+            cpu2, t2 = cpu_seconds(pid), time.perf_counter()
+        results["add_s"], results["del_s"] = t1 - t0, t2 - t1
+        results["add_cpu"] = {k: cpu1[k] - cpu0[k] for k in cpu0}
+        results["del_cpu"] = {k: cpu2[k] - cpu1[k] for k in cpu0}
+        results["add_ms"] = [ms for ms, _ in added]
+        results["del_ms"] = [ms for ms, _ in deleted]
+        self.api.clear_requests()
+        return results
+
+    def churn(self, count: int, concurrency: int, tag: str) -> dict[str, Any]:
+        """ADD+DEL of ``count`` pods, ``concurrency`` at a time; the daemon's memory before and after."""
+        assert self.daemon is not None
+        slots: queue.Queue[str] = queue.Queue()
+        for netns in self.pod_netns[:concurrency]:
+            slots.put(netns)
+        pods = [self.take_pod("t1") for _ in range(count)]
+
+        def one(pod: Pod) -> None:
+            netns = slots.get()
+            try:
+                cid = f"{pod.name}-{tag}"
+                _, out = self.shim_call("ADD", pod, cid, netns)
+                self.shim_call("DEL", pod, cid, netns, json.loads(out))
+            finally:
+                slots.put(netns)
+
+        before = vm_status(self.daemon.pid)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            for i, _ in enumerate(pool.map(one, pods)):
+                if i % 100 == 99:
+                    self.api.clear_requests()
+        elapsed = time.perf_counter() - t0
+        time.sleep(1.0)  # let the watch deliver the last updates
+        after = vm_status(self.daemon.pid)
+        self.api.clear_requests()
+        return {"before": before, "after": after, "seconds": elapsed, "count": count}
+
+    def profile(self, iterations: int, tag: str, cprofile: str | None) -> list[dict[str, Any]]:
+        """Sequential ADD+DEL through span-instrumented daemons (this tree's and, with --compare-tree, the
+        other's, interleaved); per daemon, the spans and the client's wall times."""
+        variants = [False] + ([True] if self.compare_tree is not None else [])
+        outs = {False: self.workdir / "spans.json", True: self.workdir / "spans-compare.json"}
+        cprofile_out = self.workdir / "daemon.pstats" if cprofile else None
+        daemons = {False: self.start_daemon(outs[False], cprofile_out, cprofile or "wall")}
+        if self.compare_tree is not None:
+            self.compare_daemon = DaemonProcess(
+                [sys.executable, os.path.abspath(__file__), "--span-daemon", str(self.compare_config_path),
+                 "--span-out", str(outs[True]), "--span-tree", str(self.compare_tree)],
+                str(self.compare_socket_dir / "multus.sock"), self.workdir / "daemon-compare.log")
+            daemons[True] = self.compare_daemon
+        client: dict[bool, dict[str, list[float]]] = {v: {} for v in variants}
+        cpu: dict[bool, list[dict[str, float]]] = {v: [] for v in variants}
+        calls = [(kind, variant) for kind in ("t1", "t2") for variant in variants]
+        try:
+            for w in range(WARMUP):
+                for kind, variant in calls:
+                    self.shim_add_del(kind, f"pwarm{w}-{tag}", self.pod_netns[0], compare=variant)
+            for variant, daemon in daemons.items():
+                http_over_unix(daemon.socket_path, "POST", "/bench/spans/reset")
+                cpu[variant].append(cpu_seconds(daemon.pid))
+            for i in range(iterations):
+                shift = i % len(calls)
+                for kind, variant in calls[shift:] + calls[:shift]:
+                    add_ms, del_ms = self.shim_add_del(kind, f"prof{i:05d}-{tag}", self.pod_netns[0], compare=variant)
+                    client[variant].setdefault(f"{kind}|ADD", []).append(add_ms)
+                    client[variant].setdefault(f"{kind}|DEL", []).append(del_ms)
+                if i % 50 == 49:
+                    self.api.clear_requests()
+            time.sleep(0.5)  # background work (events) finishing
+            for variant, daemon in daemons.items():
+                cpu[variant].append(cpu_seconds(daemon.pid))
+        finally:
+            self.stop_daemon()
+        results = []
+        for variant in variants:
+            data = json.loads(outs[variant].read_text())
+            data["client"] = client[variant]
+            data["daemon_cpu_per_pair"] = (cpu[variant][1]["daemon"] - cpu[variant][0]["daemon"]) / (2 * iterations)
+            data["tree"] = str(self.compare_tree if variant else REPO)
+            results.append(data)
+        if cprofile_out is not None and cprofile_out.exists():
+            import io
+            import pstats
+
+            for order, lines in (("tottime", 25), ("cumulative", 35)):
+                out = io.StringIO()
+                pstats.Stats(str(cprofile_out), stream=out).strip_dirs().sort_stats(order).print_stats(lines)
+                results[0][f"cprofile_{order}"] = out.getvalue()
+            results[0]["cprofile_clock"] = cprofile
+        return results
+
+    def leftovers(self) -> list[str]:
+        """What a DEL should have removed: leases, scratch and result-cache files, links in the pods."""
+        problems = [str(p.relative_to(self.workdir)) for p in self.ipam.rglob("*")
+                    if p.is_file() and p.name[0].isdigit()]
+        for cni_dir in (self.cni_dir, self.compare_cni_dir):
+            if cni_dir.is_dir():
+                problems += [str(p.relative_to(self.workdir)) for p in cni_dir.rglob("*") if p.is_file()]
+        for netns in self.pod_netns:
+            listing = subprocess.run(["ip", "-o", "-n", os.path.basename(netns), "link", "show"],
+                                     capture_output=True, text=True, check=True).stdout
+            problems += [f"{os.path.basename(netns)}: link {name}" for name in
+                         (line.split(":")[1].strip().split("@")[0] for line in listing.splitlines()) if name != "lo"]
+        return problems
+
+
+class ApiProcess:
+    """The API server double in a process of its own (in this, the node, namespace), driven over its stdin
+    and stdout, one JSON request and answer per line. Not in this process: its request handling would share
+    an interpreter lock with the threads timing the shims, delaying their wake-ups (more so for writes the
+    daemon makes after answering, such as background events)."""
+
+    def __init__(self, latency_ms: float) -> None:
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--api-server",
+                                      "--api-latency", str(latency_ms)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=clean_env(), text=True)
+        self._lock = threading.Lock()
+        self.url = self._call("url")
+
+    def _call(self, op: str, **arguments: Any) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        with self._lock:
+            self.proc.stdin.write(json.dumps({"op": op, **arguments}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the API server double exited ({self.proc.poll()})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"the API server double: {op}: {answer['error']}")
+        return answer.get("value")
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        return Path(self._call("kubeconfig", path=str(path)))
+
+    def add_nad(self, namespace: str, name: str, config: dict[str, Any]) -> None:
+        self._call("nad", namespace=namespace, name=name, config=config)
+
+    def add_pods(self, pods: list[dict[str, Any]]) -> None:
+        self._call("pods", pods=pods)
+
+    def clear_requests(self) -> None:
+        self._call("clear")
+
+    @property
+    def requests(self) -> list[Any]:
+        import types
+
+        return [types.SimpleNamespace(method=m, path=p) for m, p in self._call("requests")]
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def api_server(latency_ms: float) -> int:
+    """The --api-server child: serve the double on 127.0.0.1 and answer ApiProcess's requests until EOF."""
+    from multus.testing.kube_api import KubeApiServer
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends us by closing stdin
+    api = KubeApiServer("127.0.0.1").start()
+    if latency_ms > 0:  # a remote API server's write round trip (network, admission, etcd)
+        for method in ("PATCH", "POST"):
+            api.faults.add(method, "/namespaces/", delay=latency_ms / 1e3, times=None)
+
+    def add_nad(namespace: str, name: str, config: dict[str, Any]) -> None:
+        api.add_nad(namespace, name, config)
+
+    def add_pods(pods: list[dict[str, Any]]) -> None:
+        for pod in pods:
+            api.add_pod(NAMESPACE, pod["name"], uid=pod["uid"], node_name=NODE_NAME, annotations=pod["annotations"])
+
+    ops: dict[str, Callable[..., Any]] = {
+        "url": lambda: api.url,
+        "kubeconfig": lambda path: str(api.write_kubeconfig(path)),
+        "nad": add_nad,
+        "pods": add_pods,
+        "clear": api.clear_requests,
+        "requests": lambda: [(r.method, r.path) for r in api.requests],
+    }
+    try:
+        for line in sys.stdin:
+            request = json.loads(line)
+            try:
+                answer = {"value": ops[request.pop("op")](**request)}
+            except Exception as exc:  # reported to the bench, which raises it
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+    finally:
+        api.stop()
+    return 0
+
+
+def _short(request: Any) -> str:
+    """``PATCH pods/t1-00001/status``: the method and the path after the namespace, the pod's name generic."""
+    path = request.path.split("?")[0].split(f"/namespaces/{NAMESPACE}/", 1)[-1]
+    parts = path.split("/")
+    if len(parts) > 1 and parts[0] == "pods":
+        parts[1] = "<pod>"
+    return f"{request.method} {'/'.join(parts)}"
+
+
+# ---- spans inside the daemon (the --span-daemon process) -------------------------------------------------
+
+# (label, parent label or "", module, attribute): wrapped with a perf_counter span. Labels may repeat
+# (summed). Parents are for display only: a child's time is part of its parent's.
+SPAN_POINTS: list[tuple[str, str, str, str]] = [
+    ("request parse", "", "multus.daemon.wire", "requested_result_version"),
+    ("request parse", "", "multus.daemon.wire", "decode_request"),
+    ("request parse", "", "multus.daemon.wire", "extract_call"),
+    ("config override", "", "multus.daemon.handlers", "override_request_config"),
+    ("context build", "", "multus.daemon.wire", "CallArgs.to_cmd_args"),
+    ("context build", "", "multus.daemon.handlers", "build_context"),
+    ("pod lookup", "", "multus.daemon.kube_cache", "CachedKube.get_pod"),
+    ("delegate resolution", "", "multus.plugin.add", "resolve_delegates"),
+    ("NAD lookup", "delegate resolution", "multus.daemon.kube_cache", "CachedKube.get_network_attachment_definition"),
+    ("scratch-cache write", "", "multus.plugin.scratch", "save_delegates"),
+    ("ifname check", "", "multus.plugin.execute", "check_interface_free"),
+    ("plugin exec", "", "multus.cni.runtime", "exec_with_result"),
+    ("plugin exec", "", "multus.cni.runtime", "exec_without_result"),
+    ("result-cache write", "", "multus.cni.cache", "ResultCache.save"),
+    ("result-cache read", "", "multus.cni.cache", "ResultCache.load"),
+    ("result-cache remove", "", "multus.cni.cache", "ResultCache.remove"),
+    ("default-route fix", "", "multus.plugin.add", "fix_default_route"),
+    ("network-status PATCH", "", "multus.plugin.add", "write_network_status"),
+    ("events", "", "multus.plugin.events", "KubeEventSink.emit"),
+    ("event POST", "events", "multus.daemon.kube_cache", "CachedKube.create_event"),
+    ("scratch-cache read", "", "multus.plugin.scratch", "load_delegates"),
+    ("scratch-cache remove", "", "multus.plugin.scratch", "remove_delegates"),
+    ("result-cache scan", "", "multus.plugin.delete", "release_uncovered_attachments"),
+    ("response", "", "multus.daemon.wire", "add_response"),
+]
+TOTAL = "handler total"
+# The daemon's HTTP work around the handler, per connection (the shim's /readyz or /healthz, then /cni).
+HTTP_POINTS: list[tuple[str, str, str, str]] = [
+    ("http: request line + headers", "", "multus.daemon.connection", "HttpConnection.parse_request"),
+    ("http: body read", "", "multus.daemon.connection", "HttpConnection._read_body"),
+    ("http: routing + probes + metrics", "", "multus.daemon.handlers", "Router.__call__"),
+    ("http: response write", "", "multus.daemon.connection", "HttpConnection._write"),
+]
+CONNECTION = "connection open (accept to close)"
+HANDLER_CPU = "handler thread CPU"
+CPU = "cpu|"  # prefix of a span's CPU-time twin
+CONNECTION_CPU = "connection thread CPU (HTTP + handler)"
+
+
+class SpanRecorder:
+    """Span totals per connection (the shim's probe + /cni), kept on the serving thread; spans outside a
+    connection go to 'background'."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.requests: list[dict[str, Any]] = []
+        self.background: dict[str, list[float]] = {}
+
+    def add(self, label: str, seconds: float) -> None:
+        current = getattr(self.local, "record", None)
+        if current is not None:
+            current["spans"][label] = current["spans"].get(label, 0.0) + seconds
+        else:
+            with self.lock:
+                self.background.setdefault(label, []).append(seconds)
+
+    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        perf = time.perf_counter
+
+        cpu_label, thread_time = CPU + label, time.thread_time
+
+        def spanned(*a: Any, **kw: Any) -> Any:
+            t0, c0 = perf(), thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.add(label, perf() - t0)
+                self.add(cpu_label, thread_time() - c0)
+
+        return spanned
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.background.clear()
+
+
+def install_spans(recorder: SpanRecorder, cprofile_out: str | None, cprofile_clock: str = "wall") -> Any:
+    """Wrap SPAN_POINTS, HTTP_POINTS, the connection (one record each) and the /cni handler (its total,
+    and optionally cProfile). Returns the profiler, if any."""
+    import importlib
+
+    import multus.daemon.handlers as handlers
+    import multus.daemon.server as server
+    import multus.daemon.wire as wire
+
+    for label, _parent, module_name, attr in SPAN_POINTS + HTTP_POINTS:
+        target: Any = importlib.import_module(module_name)
+        *owners, name = attr.split(".")
+        for owner in owners:
+            target = getattr(target, owner)
+        setattr(target, name, recorder.wrap(label, getattr(target, name)))
+
+    original_extract = wire.extract_call
+
+    def extract_call(env: Any, stdin: bytes) -> Any:
+        call = original_extract(env, stdin)
+        record = getattr(recorder.local, "record", None)
+        if record is not None:
+            record["verb"] = call.command
+            record["pod"] = next((p.split("=", 1)[1] for p in call.args.split(";")
+                                  if p.startswith("K8S_POD_NAME=")), "")
+        return call
+
+    wire.extract_call = extract_call
+    profiler = None
+    profile_lock = threading.Lock()
+    if cprofile_out:
+        import cProfile
+
+        profiler = cProfile.Profile(time.thread_time) if cprofile_clock == "cpu" else cProfile.Profile()
+    original_cni = handlers.Handlers.cni
+
+    def cni(self: Any, request: Any) -> Any:
+        profiling = profiler is not None and profile_lock.acquire(blocking=False)
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            if profiling:
+                assert profiler is not None
+                profiler.enable()
+            return original_cni(self, request)
+        finally:
+            if profiling:
+                assert profiler is not None
+                profiler.disable()
+                profile_lock.release()
+            recorder.add(TOTAL, time.perf_counter() - t0)
+            recorder.add(HANDLER_CPU, time.thread_time() - c0)
+
+    handlers.Handlers.cni = cni  # type: ignore[method-assign]
+    original_serve = server.DaemonServer._serve
+
+    def serve(self: Any, conn: Any) -> None:
+        record: dict[str, Any] = {"verb": "", "pod": "", "spans": {}}
+        recorder.local.record = record
+        t0, c0 = time.perf_counter(), time.thread_time()
+        try:
+            original_serve(self, conn)
+        finally:
+            record["spans"][CONNECTION] = time.perf_counter() - t0
+            record["spans"][CONNECTION_CPU] = time.thread_time() - c0
+            recorder.local.record = None
+            if record["verb"]:
+                with recorder.lock:
+                    recorder.requests.append(record)
+
+    server.DaemonServer._serve = serve  # type: ignore[method-assign]
+    original_call = handlers.Router.__call__
+
+    def route(self: Any, request: Any) -> Any:
+        if request.path == "/bench/spans/reset":
+            recorder.reset()
+            if profiler is not None:
+                with profile_lock:
+                    profiler.clear()
+            return wire.EMPTY_OK
+        return original_call(self, request)
+
+    handlers.Router.__call__ = route  # type: ignore[method-assign]
+    return profiler
+
+
+def span_daemon(config_path: str, out_path: str, cprofile_out: str | None, cprofile_clock: str) -> int:
+    """``multus-daemon`` as its console script runs it, with spans; writes them to ``out_path`` at exit."""
+    recorder = SpanRecorder()
+    profiler = install_spans(recorder, cprofile_out, cprofile_clock)
+    from multus.daemon.autoconfig import autoconfig_extension
+    from multus.daemon.main import run
+    from multus.daemon.service import production_daemon
+
+    try:
+        return run(["--config", config_path], extensions=[autoconfig_extension()], daemon_factory=production_daemon)
+    finally:
+        with recorder.lock:
+            Path(out_path).write_text(json.dumps({"requests": recorder.requests, "background": recorder.background}))
+        if profiler is not None and cprofile_out:
+            profiler.dump_stats(cprofile_out)
+
+
+# ---- report --------------------------------------------------------------------------------------------
+
+ARM_LABELS = {"bridge": "bridge alone", "thick1": "thick 1 network", "thick2": "thick 2 networks"}
+
+
+def report_latency(samples: dict[str, Timing], iterations: int, compare_tree: Path | None = None) -> None:
+    print(f"\nlatency, a fresh process per call: {iterations} interleaved iterations per arm, ms "
+          "(bytecode compiled; PYTHONDONTWRITEBYTECODE unset for the daemon and the shims)")
+    header = (f"  {'arm':<26}{'ADD med':>9}{'p90':>8}{'DEL med':>9}{'p90':>8}{'ADD+DEL':>9}"
+              f"{'Go ADD':>8}{'ratio':>8}{'adj':>8}")
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    bridge_total = med([a + d for a, d in zip(samples["bridge"].add, samples["bridge"].delete, strict=True)])
+    machine = bridge_total / GO_BRIDGE_MS
+    labels = dict(ARM_LABELS)
+    if compare_tree is not None:
+        labels |= {"cmp1": f"  same, {compare_tree.name}", "cmp2": f"  same, {compare_tree.name}"}
+    for key in [k for k in ("bridge", "thick1", "cmp1", "thick2", "cmp2") if k in samples]:
+        timing = samples[key]
+        total = med([a + d for a, d in zip(timing.add, timing.delete, strict=True)])
+        cells = (f"{med(timing.add):>9.2f}{percentile(timing.add, 90):>8.2f}{med(timing.delete):>9.2f}"
+                 f"{percentile(timing.delete, 90):>8.2f}{total:>9.2f}")
+        go = GO_ADD_MS.get({"cmp1": "thick1", "cmp2": "thick2"}.get(key, key))
+        if go:
+            ratio = med(timing.add) / go
+            cells += f"{go:>8.1f}{ratio:>7.2f}x{ratio / machine:>7.2f}x"
+        else:
+            cells += f"{'(' + str(GO_BRIDGE_MS) + ' ADD+DEL)':>24}"
+        print(f"  {labels[key]:<26}{cells}")
+    print(f"  ratio: our ADD median / Go's (target <= {TARGET_ADD_RATIO}x); adj: divided by bridge alone's "
+          f"ADD+DEL ratio to Go's\n  {GO_BRIDGE_MS} ms ({machine:.2f}x), i.e. Go's numbers scaled to this "
+          "machine's speed of the same bridge binary")
+    for key in ("thick1", "thick2"):
+        ratio = med(samples[key].add) / GO_ADD_MS[key]
+        verdict = "meets" if ratio <= TARGET_ADD_RATIO else "MISSES"
+        print(f"  {ARM_LABELS[key]}: ADD {ratio:.2f}x Go ({ratio / machine:.2f}x adjusted), {verdict} the "
+              f"{TARGET_ADD_RATIO}x target")
+    for key in ("thick1", "thick2"):
+        paired = med([a - b for a, b in zip(samples[key].add, samples["bridge"].add, strict=True)])
+        print(f"  {ARM_LABELS[key]}: ADD - bridge ADD, paired per iteration: {paired:+.2f} ms")
+    for key, other in (("thick1", "cmp1"), ("thick2", "cmp2")):
+        if other in samples:
+            ours, theirs = samples[key], samples[other]
+            add = med([a - b for a, b in zip(ours.add, theirs.add, strict=True)])
+            delete = med([a - b for a, b in zip(ours.delete, theirs.delete, strict=True)])
+            print(f"  {ARM_LABELS[key]}: this tree - {compare_tree.name if compare_tree else ''}, paired per "
+                  f"iteration: ADD {add:+.2f} ms, DEL {delete:+.2f} ms")
+
+
+def report_requests(requests: dict[str, tuple[list[str], list[str]]]) -> None:
+    print("  API requests per call (an untimed probe; 0.3 s allowed for background writes):")
+    for label, (on_add, on_del) in requests.items():
+        print(f"    {label}: ADD {', '.join(on_add) or 'none'}; DEL {', '.join(on_del) or 'none'}")
+
+
+def report_burst(burst: dict[str, Any], count: int, concurrency: int) -> None:
+    add_rate, del_rate = count / burst["add_s"], count / burst["del_s"]
+    print(f"\nburst: {count} pods (1 network), {concurrency} at a time")
+    print(f"  {'':<6}{'pods/s':>9}{'wall s':>9}{'call med ms':>13}{'p90':>9}{'Go pods/s':>11}{'ratio':>8}")
+    print(f"  {'ADD':<6}{add_rate:>9.1f}{burst['add_s']:>9.2f}{med(burst['add_ms']):>13.1f}"
+          f"{percentile(burst['add_ms'], 90):>9.1f}{GO_BURST_PODS_S:>11.0f}{add_rate / GO_BURST_PODS_S:>7.2f}x")
+    print(f"  {'DEL':<6}{del_rate:>9.1f}{burst['del_s']:>9.2f}{med(burst['del_ms']):>13.1f}"
+          f"{percentile(burst['del_ms'], 90):>9.1f}")
+    cpus = os.cpu_count() or 1
+    for verb in ("add", "del"):
+        cpu = burst[f"{verb}_cpu"]
+        total = sum(cpu.values())
+        if total:
+            print(f"  {verb.upper()} CPU per pod: " + ", ".join(f"{k} {v / count * 1e3:.1f} ms" for k, v in cpu.items())
+                  + f"; {total / count * 1e3:.1f} ms in all: at most ~{count * cpus / total:.0f} pods/s on {cpus} "
+                  "CPUs (kernel threads and the API double not counted)")
+    verdict = "meets" if add_rate / GO_BURST_PODS_S >= TARGET_BURST_RATIO else "MISSES"
+    print(f"  ADD {add_rate / GO_BURST_PODS_S:.2f}x Go's ~{GO_BURST_PODS_S:.0f} pods/s: {verdict} the "
+          f">= {TARGET_BURST_RATIO}x target ({os.cpu_count()} CPUs here)")
+
+
+def report_memory(started: dict[str, int], churn: dict[str, Any], concurrency: int) -> None:
+    before, after = churn["before"], churn["after"]
+    print("\ndaemon memory (VmRSS of the multus-daemon process; plugin processes not included), MiB")
+    print(f"  after start and cache sync           {started['VmRSS'] / 1024:>8.1f}")
+    print(f"  before churn (after the arms, burst)  {before['VmRSS'] / 1024:>8.1f}")
+    print(f"  after {churn['count']} pods of churn ({concurrency} at a time) {after['VmRSS'] / 1024:>8.1f}   "
+          f"({(after['VmRSS'] - before['VmRSS']) / 1024:+.1f}; peak VmHWM {after['VmHWM'] / 1024:.1f}; "
+          f"{churn['count'] / churn['seconds']:.1f} pods/s ADD+DEL)")
+
+
+def report_profile(data: dict[str, Any], iterations: int) -> None:
+    print(f"\nwhere a request's time goes inside the daemon running {data['tree']}: {iterations} sequential ADD+DEL "
+          "per\nnetwork count, ms; medians of perf_counter spans (wall) and of the request thread's CPU time in them "
+          "(cpu)")
+    parents = {label: parent for label, parent, _, _ in SPAN_POINTS}
+    order = list(dict.fromkeys(label for label, _, _, _ in SPAN_POINTS))
+    groups: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for record in data["requests"]:
+        kind = record["pod"].split("-", 1)[0]
+        if kind in ("t1", "t2") and record["verb"] in ("ADD", "DEL"):
+            groups.setdefault((kind, record["verb"]), []).append(record["spans"])
+    keys = [(k, v) for v in ("ADD", "DEL") for k in ("t1", "t2") if (k, v) in groups]
+    names = {"t1": "1 net", "t2": "2 nets"}
+    header = f"  {'step':<36}" + "".join(f"{names[k] + ' ' + v:>15}{'cpu':>7}" for k, v in keys)
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    Derived = Callable[[dict[str, float]], float]
+
+    def row(label: str, wall: Derived, cpu: Derived | None = None, indent: str = "") -> None:
+        cells = ""
+        for key in keys:
+            cells += f"{med([wall(spans) for spans in groups[key]]) * 1e3:>15.3f}"
+            cells += f"{med([cpu(spans) for spans in groups[key]]) * 1e3:>7.2f}" if cpu else f"{'':>7}"
+        print(f"  {indent + label:<36}{cells}")
+
+    def span(label: str) -> Derived:
+        return lambda spans: spans.get(label, 0.0)
+
+    def cpu_of(label: str) -> Derived:
+        return lambda spans: spans.get(CPU + label, 0.0)
+
+    for label in order:
+        if any(span(label)(spans) for key in keys for spans in groups[key]):
+            row(label, span(label), cpu_of(label), "  " if parents[label] else "")
+    top = [label for label in order if not parents[label]]
+    row("(unattributed)", lambda spans: spans.get(TOTAL, 0.0) - sum(spans.get(label, 0.0) for label in top),
+        lambda spans: spans.get(HANDLER_CPU, 0.0) - sum(spans.get(CPU + label, 0.0) for label in top))
+    row(TOTAL, span(TOTAL), span(HANDLER_CPU))
+    router = HTTP_POINTS[2][0]
+    print("  daemon HTTP around the handler (the probe and /cni on one kept-alive connection):")
+    for label, _, _, _ in HTTP_POINTS:
+        if label == router:  # its span holds the handler's
+            row(label, lambda spans: spans.get(router, 0.0) - spans.get(TOTAL, 0.0),
+                lambda spans: spans.get(CPU + router, 0.0) - spans.get(HANDLER_CPU, 0.0), "  ")
+        else:
+            row(label, span(label), cpu_of(label), "  ")
+    row(CONNECTION, span(CONNECTION), span(CONNECTION_CPU), "  ")
+    row("waiting on the shim", lambda spans: spans.get(CONNECTION, 0.0) - spans.get(router, 0.0) - sum(
+        spans.get(label, 0.0) for label, _, _, _ in HTTP_POINTS if label != router), None, "  ")
+    if "daemon_cpu_per_pair" in data:
+        print(f"  daemon process CPU, all threads (/proc/<pid>/stat), per ADD+DEL, both network counts: "
+              f"{data['daemon_cpu_per_pair'] * 1e3:.2f} ms (span and clock overhead included)")
+    client = {(k, v): data["client"].get(f"{k}|{v}", []) for k, v in keys}
+    print(f"  {'shim process wall (client)':<36}" + "".join(f"{med(client[key]):>15.3f}{'':>7}" for key in keys))
+    print(f"  {'outside the handler':<36}" + "".join(
+        f"{med(client[key]) - med([s.get(TOTAL, 0.0) for s in groups[key]]) * 1e3:>15.3f}{'':>7}" for key in keys))
+    print("  (waiting on the shim: the connection's open time not spent in the daemon's HTTP code or the handler, "
+          "i.e.\n  the shim's work between its probe and /cni; outside the handler: median client wall minus "
+          "median handler\n  total: the shim's interpreter start and exit, connect, probe and HTTP exchange)")
+    if data.get("background"):
+        print("  off the request path (background threads), median ms / count:")
+        for label, values in data["background"].items():
+            if not label.startswith(CPU):
+                print(f"    {label:<26}{med(values) * 1e3:>9.3f} / {len(values)}")
+    for key in ("cprofile_tottime", "cprofile_cumulative"):
+        if key in data:
+            print(f"\ncProfile of the /cni handler ({data.get('cprofile_clock', 'wall')} time, by "
+                  f"{key.split('_')[1]}):")
+            print("\n".join(line for line in data[key].splitlines() if line.strip())[:6000])
+
+
+# ---- process structure: parent (namespaces) and inner (measurements) ----------------------------------------
+
+def prepare_node_namespace() -> None:
+    """Loopback up (the API double listens on 127.0.0.1) and the veth whose end ``mvmaster`` is the
+    macvlan NAD's master."""
+    for argv in (["ip", "link", "set", "lo", "up"],
+                 ["ip", "link", "add", "mvmaster", "type", "veth", "peer", "name", "mvpeer"],
+                 ["ip", "link", "set", "mvmaster", "up"], ["ip", "link", "set", "mvpeer", "up"]):
+        subprocess.run(argv, check=True)
+
+
+def inner(args: argparse.Namespace) -> int:
+    """The measurements; runs inside the bench's node namespace, never the machine's own."""
+    if not is_bench_node_netns(args.node_netns or "") or not args.pod_netns or not all(
+            is_bench_netns(p, "pod") for p in args.pod_netns):
+        print("refusing to run outside the bench's own node namespace (start the script without --inner)",
+              file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="bench-thick-", dir=args.tmp_base))
+    api = None
+    bench: ThickBench | None = None
+    try:
+        prepare_node_namespace()
+        api = ApiProcess(args.api_latency)
+        bench = ThickBench(args, workdir, api)
+        its, prof = args.iterations, args.profile
+        main_phases = not args.profile_only
+        if main_phases:
+            arms_per_kind = 2 if args.compare_tree else 1
+            bench.make_pods("t1", (WARMUP + its) * arms_per_kind + 1 + args.burst + args.churn)
+            bench.make_pods("t2", (WARMUP + its) * arms_per_kind + 1)
+        variants = 2 if args.compare_tree else 1
+        bench.make_pods("t1", (WARMUP + prof) * variants)
+        bench.make_pods("t2", (WARMUP + prof) * variants)
+        tag = secrets.token_hex(2)
+        load_before = os.getloadavg()
+        if main_phases:
+            daemon = bench.start_daemon()
+            if args.compare_tree:
+                bench.start_compare_daemon()
+            time.sleep(0.5)
+            started = vm_status(daemon.pid)
+            samples = bench.run_arms(its, tag)
+            if bench.compare_daemon is not None:
+                bench.compare_daemon.stop()  # idle from here on; its informers would still take CPU
+                bench.compare_daemon = None
+            requests = bench.probe_requests(tag)
+            burst = bench.burst(args.burst, args.concurrency, tag)
+            churn = bench.churn(args.churn, args.concurrency, tag)
+            bench.stop_daemon()
+            report_latency(samples, its, bench.compare_tree)
+            report_requests(requests)
+            report_burst(burst, args.burst, args.concurrency)
+            report_memory(started, churn, args.concurrency)
+            sys.stdout.flush()
+        if prof:
+            for data in bench.profile(prof, tag, args.cprofile):
+                report_profile(data, prof)
+        print("\nAPI server double: a process of its own; PATCH and POST answered "
+              + (f"after {args.api_latency:g} ms (--api-latency)" if args.api_latency > 0 else "at once"))
+        print(f"load average (1 min) at the start {load_before[0]:.2f}, at the end {os.getloadavg()[0]:.2f} "
+              f"on {os.cpu_count()} CPUs (other work on the machine inflates every number above)")
+        leftover = bench.leftovers()
+        if leftover:
+            print(f"warning: left after the last DEL: {leftover[:20]}", file=sys.stderr)
+        return 0
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if bench is not None:
+            bench.stop_daemon()
+        if api is not None:
+            api.stop()
+        if args.keep_workdir:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def is_bench_netns(path: str, role: str) -> bool:
+    """Whether ``path`` is a namespace bound by the parent under the bench's name for ``role``."""
+    from multus.netns import NETNS_RUN_DIR
+
+    return (os.path.basename(path).startswith(f"bench-thick-{role}-")
+            and os.path.dirname(os.path.realpath(path)) == os.path.realpath(NETNS_RUN_DIR) and os.path.exists(path))
+
+
+def is_bench_node_netns(path: str) -> bool:
+    """Whether this process runs in ``path`` and ``path`` is a namespace the parent created (never the
+    machine's own: the bench creates bridges, veths and a daemon socket in the namespace it runs in)."""
+    if not is_bench_netns(path, "node"):
+        return False
+    ours, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def stop_child(child: subprocess.Popen[bytes]) -> None:
+    """Let the inner run unwind: a terminal's Ctrl-C already reached it, a SIGTERM to us did not. The inner
+    run ignores both signals once its clean-up has started, so the SIGTERM after a short grace is safe."""
+    steps: tuple[tuple[Callable[[], object], float], ...] = (
+        (lambda: None, 3.0), (child.terminate, 60.0), (child.kill, 10.0))
+    for step, timeout in steps:
+        step()
+        try:
+            child.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def parent(args: argparse.Namespace) -> int:
+    """Compile the packages, create the namespaces, run ``inner`` inside the node one, always remove them."""
+    from multus import netns as nsmod
+
+    if os.geteuid() != 0:
+        print("bench_thick needs root (it creates network namespaces)", file=sys.stderr)
+        return 2
+    compile_packages()
+    if args.compare_tree:
+        if not (Path(args.compare_tree) / "multus" / "daemon" / "main.py").is_file():
+            print(f"--compare-tree {args.compare_tree}: no multus/daemon/main.py there", file=sys.stderr)
+            return 2
+        compile_packages(Path(args.compare_tree))
+    tag = secrets.token_hex(3)
+    created: list[str] = []
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        created.append(nsmod.create_netns(f"bench-thick-node-{tag}"))
+        for k in range(max(args.burst, args.concurrency, 1)):
+            created.append(nsmod.create_netns(f"bench-thick-pod-{tag}-{k:03d}"))
+        node, pods = created[0], created[1:]
+        pod_options = [opt for pod in pods for opt in ("--pod-netns", pod)]
+        child = subprocess.Popen(["nsenter", f"--net={node}", "--", sys.executable, os.path.abspath(__file__),
+                                  "--inner", "--node-netns", node, *pod_options, *forwarded_options(args)])
+        return child.wait()
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+        if child is not None:
+            stop_child(child)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave namespaces behind
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for path in created:
+            nsmod.remove_netns(path)
+
+
+def forwarded_options(args: argparse.Namespace) -> list[str]:
+    """The user's options, passed on to the inner run."""
+    options = ["--iterations", str(args.iterations), "--burst", str(args.burst), "--churn", str(args.churn),
+               "--concurrency", str(args.concurrency), "--profile", str(args.profile), "--plugins-dir",
+               args.plugins_dir, "--log-level", args.log_level]
+    options += ["--cprofile", args.cprofile] if args.cprofile else []
+    options += ["--profile-only"] if args.profile_only else []
+    options += ["--api-latency", str(args.api_latency)]
+    options += ["--compare-tree", str(Path(args.compare_tree).resolve())] if args.compare_tree else []
+    options += ["--keep-workdir"] if args.keep_workdir else []
+    return options + (["--tmp-base", args.tmp_base] if args.tmp_base else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=200, help="ADD+DEL rounds per arm (default 200)")
+    parser.add_argument("--burst", type=int, default=50, help="pods in the burst (default 50)")
+    parser.add_argument("--churn", type=int, default=500, help="pods ADDed and DELed for the memory check (500)")
+    parser.add_argument("--concurrency", type=int, default=8, help="shims at a time in burst and churn (8)")
+    parser.add_argument("--profile", type=int, default=40, metavar="N",
+                        help="ADD+DEL per network count through a span-instrumented daemon (default 40; 0: none)")
+    parser.add_argument("--cprofile", nargs="?", const="wall", choices=("wall", "cpu"),
+                        help="also cProfile the daemon's /cni handler, by wall time (default) or its thread's CPU")
+    parser.add_argument("--profile-only", action="store_true", help="skip the latency, burst and churn phases")
+    parser.add_argument("--api-latency", type=float, default=0.0, metavar="MS",
+                        help="delay every PATCH and POST of the API double by MS ms, as a remote API server's write "
+                        "round trip (default 0: the double answers at once, on this machine's CPUs)")
+    parser.add_argument("--compare-tree", metavar="DIR", help="also run the thick arms against a daemon running "
+                        "the multus package in DIR (DIR/multus), interleaved, for a paired before/after")
+    parser.add_argument("--log-level", default="verbose", help="the daemon's logLevel (default verbose, as the "
+                        "thick DaemonSet; its stderr goes to a file)")
+    parser.add_argument("--plugins-dir", default=os.environ.get("MULTUS_TEST_CNI_PATH", "/usr/lib/cni"))
+    parser.add_argument("--tmp-base", help="where configs, caches and leases go (default: $TMPDIR or /tmp)")
+    parser.add_argument("--keep-workdir", action="store_true", help="keep the tmp dir (daemon log, spans)")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--node-netns", help=argparse.SUPPRESS)
+    parser.add_argument("--pod-netns", action="append", help=argparse.SUPPRESS)
+    parser.add_argument("--span-daemon", metavar="CONFIG", help=argparse.SUPPRESS)
+    parser.add_argument("--span-out", help=argparse.SUPPRESS)
+    parser.add_argument("--span-tree", help=argparse.SUPPRESS)
+    parser.add_argument("--api-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--cprofile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.api_server:
+        return api_server(args.api_latency)
+    if args.span_daemon:  # the daemon child of --profile: no signal juggling, the daemon handles SIGTERM
+        if args.span_tree:
+            sys.path.insert(0, args.span_tree)  # before anything imports multus
+        return span_daemon(args.span_daemon, args.span_out, args.cprofile_out, args.cprofile or "wall")
+    if min(args.iterations, args.burst, args.churn, args.concurrency) < 1 or args.profile < 0:
+        parser.error("--iterations, --burst, --churn and --concurrency must be at least 1")
+    # Both signals unwind through the finally blocks; SIGINT is set explicitly because a process started
+    # in the background by a non-interactive shell inherits it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return inner(args) if args.inner else parent(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
