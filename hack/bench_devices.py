@@ -45,7 +45,6 @@ import gc
 import io
 import json
 import logging
-import os
 import secrets
 import shutil
 import signal
@@ -58,7 +57,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+import benchlib
+from benchlib import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -80,13 +82,6 @@ GO_REFERENCE = {"list_growth": "+3-5 %", "failures": "8 of 1,000 (thick mode)", 
 
 
 # ---- statistics ------------------------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: a value that was actually measured."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
 
 
 def pct(new: float, old: float) -> float:
@@ -340,7 +335,7 @@ def report(args: argparse.Namespace, lat: dict[str, Any], limited: dict[str, dic
     low, high = paired_ci(small.latencies, dense.latencies)
     d_look = pct(statistics.median(dense.lookups), statistics.median(small.lookups))
     print(f"  {'difference, dense vs sparse':<28}{d_med:>+10.2f}%{d_p90:>+9.2f}%{'':>10}{d_look:>+10.2f}%")
-    paired = statistics.median(d - b for b, d in zip(small.latencies, dense.latencies, strict=True))
+    paired = benchlib.paired_median(dense.latencies, small.latencies)
     paired_pct = paired / statistics.median(small.latencies) * 100
     print(f"  (difference of the medians: 95 % bootstrap interval {low:+.2f} % .. {high:+.2f} %; median of the "
           f"pairwise differences: {paired * 1e3:+.0f} us = {paired_pct:+.2f} %;")
@@ -390,10 +385,6 @@ def print_rate_limited(args: argparse.Namespace, limited: dict[str, dict[str, An
 # ---- main -----------------------------------------------------------------------------------------------------------
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -408,14 +399,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-modes", nargs="*", choices=("per-call", "shared"), default=["per-call", "shared"],
                         help="clients for the rate-limit arm (default: both; none given: skip that arm)")
     args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench_devices: needs root (one network namespace for the pod)", file=sys.stderr)
+    if not benchlib.require_root("bench_devices: needs root (one network namespace for the pod)"):
         return 2
     logging.disable(logging.WARNING)  # the bench prints its own report; plugin warnings would interleave
 
     from multus import netns as nsmod
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, benchlib.raise_interrupt)
     work = Path(tempfile.mkdtemp(prefix="bench-devices-"))
     netns = ""
     try:

@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+import benchlib
+from benchlib import PARTS, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,16 +44,10 @@ from multus.cni.netconf import NetworkConfigList
 from multus.cni.runtime import CNIRuntime, RuntimeConf, plugin_stdin
 
 WARMUP = 3  # untimed rounds first: the first ADD creates the bridge and warms the page cache
+NETNS = benchlib.BenchNetns("bench", "host")  # bench-host-<tag>, bench-pod-<tag>
 
 
-# ---- statistics and printing ------------------------------------------------------------------------
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: a value that was actually measured, no interpolation."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100)
-    return ordered[int(rank) - 1]
-
+# ---- printing ---------------------------------------------------------------------------------------
 
 def row(label: str, values_ms: Sequence[float]) -> str:
     return f"  {label:<40}{statistics.median(values_ms):>9.2f}{percentile(values_ms, 90):>9.2f}"
@@ -63,12 +59,8 @@ class Bench:
     """The network, the attachment and both ways of running it, inside the current (host) namespace."""
 
     def __init__(self, plugins_dir: str, pod_netns: str, workdir: Path) -> None:
-        self.net = NetworkConfigList.from_object({
-            "cniVersion": "1.0.0", "name": "benchnet",
-            "plugins": [{"type": "bridge", "bridge": "cni0", "isGateway": True,
-                         "ipam": {"type": "host-local", "subnet": "10.77.0.0/24",
-                                  "dataDir": str(workdir / "ipam"), "routes": [{"dst": "0.0.0.0/0"}]}}],
-        })
+        self.net = NetworkConfigList.from_object(
+            benchlib.bridge_conflist("benchnet", "cni0", "10.77.0.0/24", workdir / "ipam"))
         self.rt = RuntimeConf(container_id="bench", netns=pod_netns, if_name="eth0")
         self.runtime = CNIRuntime([plugins_dir], cache_dir=str(workdir / "cache"), executor=SubprocessExecutor())
         self.plugin_path = find_in_path("bridge", [plugins_dir])
@@ -127,19 +119,14 @@ def run_ab(bench: Bench, iterations: int) -> Samples:
             arm()
     samples: Samples = {name: [] for name in names}
     for i in range(iterations):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in benchlib.rotated(names, i):
             samples[name].append(arms[name]())
     return samples
 
 
-def paired(samples: Samples, a: str, b: str, part: Callable[[tuple[float, float]], float]) -> list[float]:
-    """Per-iteration differences a - b of one part (ADD, DEL or both): drift between iterations cancels."""
-    return [part(x) - part(y) for x, y in zip(samples[a], samples[b], strict=True)]
-
-
-PARTS: dict[str, Callable[[tuple[float, float]], float]] = {
-    "ADD": lambda s: s[0], "DEL": lambda s: s[1], "ADD+DEL": lambda s: s[0] + s[1]}
+def paired(samples: Samples, a: str, b: str, part: Callable[[benchlib.Pair], float]) -> float:
+    """Median of the per-iteration differences a - b of one part (ADD, DEL or both)."""
+    return benchlib.paired_median([part(x) for x in samples[a]], [part(y) for y in samples[b]])
 
 
 def report_ab(samples: Samples, iterations: int) -> None:
@@ -153,9 +140,9 @@ def report_ab(samples: Samples, iterations: int) -> None:
             print(row(f"  {name}", [part(s) for s in samples[arm]]))
     print(f"  paired differences, median ms{'':<11}" + "".join(f"{name:>9}" for name in PARTS))
     for a, b in (("runtime", "direct"), ("runtime", "direct+timeout"), ("direct+timeout", "direct")):
-        medians = [statistics.median(paired(samples, a, b, part)) for part in PARTS.values()]
+        medians = [paired(samples, a, b, part) for part in PARTS.values()]
         print(f"    {a + ' - ' + b:<38}" + "".join(f"{m:>9.2f}" for m in medians))
-    overhead = statistics.median(paired(samples, "runtime", "direct", PARTS["ADD+DEL"])) / 2
+    overhead = paired(samples, "runtime", "direct", PARTS["ADD+DEL"]) / 2
     print(f"  => runtime overhead per plugin invocation: {overhead:.3f} ms "
           "(median paired ADD+DEL difference / 2 invocations)")
 
@@ -239,10 +226,8 @@ def filesystem_of(path: Path) -> str:
 
 def inner(args: argparse.Namespace) -> int:
     """The measurements; runs inside the bench's host namespace, never the machine's own."""
-    if not is_bench_host_netns(args.host_netns or ""):
-        print("refusing to run outside the bench's own host namespace (start the script without --inner)",
-              file=sys.stderr)
-        return 2
+    if not NETNS.inner_allowed(args.host_netns, ()):  # bench_runtime checks its host namespace only
+        return NETNS.refuse()
     workdir = Path(tempfile.mkdtemp(prefix="bench-runtime-", dir=args.tmp_base))
     try:
         bench = Bench(args.plugins_dir, args.pod_netns, workdir)
@@ -253,74 +238,22 @@ def inner(args: argparse.Namespace) -> int:
             print(f"warning: leases left after the last DEL: {leftover}", file=sys.stderr)
         return 0
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        benchlib.ignore_interrupts()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def is_bench_host_netns(path: str) -> bool:
-    """Whether this process runs in ``path`` and ``path`` is a namespace the parent created (never the
-    machine's own: the bench creates bridges and veths in the namespace it runs in)."""
-    from multus.netns import NETNS_RUN_DIR
-
-    if not os.path.basename(path).startswith("bench-host-") or \
-            os.path.dirname(os.path.realpath(path)) != os.path.realpath(NETNS_RUN_DIR) or not os.path.exists(path):
-        return False
-    ours, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
-    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
-
-
-def _raise_interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
-def stop_child(child: subprocess.Popen[bytes]) -> None:
-    """Let the inner run unwind: a terminal's Ctrl-C already reached it, a SIGTERM to us did not."""
-    steps: tuple[Callable[[], object], ...] = (lambda: None, child.terminate, child.kill)
-    for step in steps:
-        step()
-        try:
-            child.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def parent(args: argparse.Namespace) -> int:
     """Create the namespaces, run ``inner`` inside the host one, and always remove them."""
-    from multus import netns as nsmod
-
-    if os.geteuid() != 0:
-        print("bench_runtime needs root (it creates network namespaces)", file=sys.stderr)
+    if not benchlib.require_root("bench_runtime needs root (it creates network namespaces)"):
         return 2
     tag = secrets.token_hex(3)
-    created: list[str] = []
-    child: subprocess.Popen[bytes] | None = None
-    try:
-        for role in ("host", "pod"):
-            created.append(nsmod.create_netns(f"bench-{role}-{tag}"))
-        host, pod = created
-        child = subprocess.Popen(["nsenter", f"--net={host}", "--", sys.executable, os.path.abspath(__file__),
-                                  "--inner", "--host-netns", host, "--pod-netns", pod, *forwarded_options(args)])
-        return child.wait()
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        if child is not None:
-            stop_child(child)
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave namespaces behind
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for path in created:
-            nsmod.remove_netns(path)
+    return benchlib.run_inner(__file__, NETNS, [NETNS.name("host", tag), NETNS.name("pod", tag)],
+                              forwarded_options(args))
 
 
 def forwarded_options(args: argparse.Namespace) -> list[str]:
     """The user's options, passed on to the inner run."""
-    options = ["--iterations", str(args.iterations), "--noop-reps", str(args.noop_reps),
-               "--plugins-dir", args.plugins_dir]
-    return options + (["--tmp-base", args.tmp_base] if args.tmp_base else [])
+    return benchlib.forwarded_options(args, always=("iterations", "noop_reps", "plugins_dir"), if_set=("tmp_base",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,14 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.iterations < 1:
         parser.error("--iterations must be at least 1")
-    # Both signals unwind through the finally blocks; SIGINT is set explicitly because a process started
-    # in the background by a non-interactive shell inherits it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return inner(args) if args.inner else parent(args)
-    except KeyboardInterrupt:
-        return 130
+    return benchlib.run_interruptible(lambda: inner(args) if args.inner else parent(args))
 
 
 if __name__ == "__main__":

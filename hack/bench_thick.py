@@ -55,7 +55,6 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,7 +64,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+import benchlib
+from benchlib import bridge_conf, clean_env, med, paired_median, percentile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -82,36 +84,14 @@ GO_ADD_MS = {"thick1": 24.2, "thick2": 31.5}
 GO_BURST_PODS_S = 30.0
 TARGET_ADD_RATIO = 0.9
 TARGET_BURST_RATIO = 2.0
-
-
-# ---- statistics ---------------------------------------------------------------------------------------
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: a value that was actually measured, no interpolation."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100)
-    return ordered[int(rank) - 1]
-
-
-def med(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+NETNS = benchlib.BenchNetns("bench-thick", "node")  # bench-thick-node-<tag>, bench-thick-pod-<tag>-NNN
 
 
 # ---- processes -----------------------------------------------------------------------------------------
 
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """PATH and what is given; no PYTHON* variables, so the compiled bytecode is used."""
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-    env.update(extra or {})
-    return env
-
-
 def compile_packages(tree: Path = REPO) -> None:
-    """Compile the packages with PYTHONDONTWRITEBYTECODE unset, as an installed package has them."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    packages = [str(tree / p) for p in PACKAGES if (tree / p).is_dir()]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    """Compile the tree's packages (those it has) to bytecode, as an installed package has them."""
+    benchlib.compile_bytecode([tree / p for p in PACKAGES if (tree / p).is_dir()])
 
 
 def vm_status(pid: int) -> dict[str, int]:
@@ -206,21 +186,13 @@ class DaemonProcess:
 
 # ---- the bench -------------------------------------------------------------------------------------------
 
-def bridge_conf(name: str, bridge: str, subnet: str, ipam_dir: Path) -> dict[str, Any]:
-    return {"cniVersion": "1.0.0", "name": name, "type": "bridge", "bridge": bridge, "isGateway": True,
-            "ipam": {"type": "host-local", "subnet": subnet, "dataDir": str(ipam_dir),
-                     "routes": [{"dst": "0.0.0.0/0"}]}}
-
-
 @dataclass
 class Pod:
     name: str
     uid: str
 
     def cni_args(self, container_id: str) -> str:
-        """CNI_ARGS as the kubelet's runtime sets them for a pod sandbox."""
-        return (f"IgnoreUnknown=1;K8S_POD_NAMESPACE={NAMESPACE};K8S_POD_NAME={self.name};"
-                f"K8S_POD_INFRA_CONTAINER_ID={container_id};K8S_POD_UID={self.uid}")
+        return benchlib.k8s_cni_args(NAMESPACE, self.name, container_id, self.uid)
 
 
 @dataclass
@@ -246,9 +218,7 @@ class ThickBench:
         conf_dir = workdir / "net.d"
         conf_dir.mkdir()
         cluster = conf_dir / "10-cluster.conflist"
-        plugin = {k: v for k, v in bridge_conf("cluster", "cni0", "10.73.0.0/24", self.ipam).items()
-                  if k not in ("cniVersion", "name")}
-        cluster.write_text(json.dumps({"cniVersion": "1.0.0", "name": "cluster", "plugins": [plugin]}))
+        cluster.write_text(json.dumps(benchlib.bridge_conflist("cluster", "cni0", "10.73.0.0/24", self.ipam)))
         kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
         api.add_nad(NAMESPACE, NAD_NAME, {
             "cniVersion": "1.0.0", "type": "macvlan", "master": "mvmaster", "mode": "bridge",
@@ -339,14 +309,7 @@ class ThickBench:
 
     def _exec(self, argv: list[str], conf: dict[str, Any], verb: str, container_id: str, netns: str,
               cni_args: str) -> bytes:
-        env = clean_env({"CNI_COMMAND": verb, "CNI_CONTAINERID": container_id, "CNI_NETNS": netns,
-                         "CNI_IFNAME": "eth0", "CNI_PATH": self.cni_path, "CNI_ARGS": cni_args})
-        done = subprocess.run(argv, input=json.dumps(conf).encode(), env=env, capture_output=True, check=False,
-                              timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"{argv[0]} {verb} {container_id} exited {done.returncode}: "
-                               f"stdout={done.stdout[:2000]!r} stderr={done.stderr[-2000:]!r}")
-        return done.stdout
+        return benchlib.exec_cni(argv, conf, verb, container_id, netns, self.cni_path, cni_args, argv[0])
 
     def _add_del(self, argv: list[str], conf: dict[str, Any], container_id: str, netns: str,
                  cni_args: str) -> tuple[float, float]:
@@ -396,8 +359,7 @@ class ThickBench:
                 arms[name](f"warm{w}-{tag}")
         samples = {name: Timing() for name in names}
         for i in range(iterations):
-            shift = i % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in benchlib.rotated(names, i):
                 add_ms, del_ms = arms[name](f"{i:05d}-{tag}")
                 samples[name].add.append(add_ms)
                 samples[name].delete.append(del_ms)
@@ -501,8 +463,7 @@ class ThickBench:
                 http_over_unix(daemon.socket_path, "POST", "/bench/spans/reset")
                 cpu[variant].append(cpu_seconds(daemon.pid))
             for i in range(iterations):
-                shift = i % len(calls)
-                for kind, variant in calls[shift:] + calls[:shift]:
+                for kind, variant in benchlib.rotated(calls, i):
                     add_ms, del_ms = self.shim_add_del(kind, f"prof{i:05d}-{tag}", self.pod_netns[0], compare=variant)
                     client[variant].setdefault(f"{kind}|ADD", []).append(add_ms)
                     client[variant].setdefault(f"{kind}|DEL", []).append(del_ms)
@@ -539,10 +500,7 @@ class ThickBench:
             if cni_dir.is_dir():
                 problems += [str(p.relative_to(self.workdir)) for p in cni_dir.rglob("*") if p.is_file()]
         for netns in self.pod_netns:
-            listing = subprocess.run(["ip", "-o", "-n", os.path.basename(netns), "link", "show"],
-                                     capture_output=True, text=True, check=True).stdout
-            problems += [f"{os.path.basename(netns)}: link {name}" for name in
-                         (line.split(":")[1].strip().split("@")[0] for line in listing.splitlines()) if name != "lo"]
+            problems += [f"{os.path.basename(netns)}: link {name}" for name in benchlib.pod_links(netns)]
         return problems
 
 
@@ -871,13 +829,13 @@ def report_latency(samples: dict[str, Timing], iterations: int, compare_tree: Pa
         print(f"  {ARM_LABELS[key]}: ADD {ratio:.2f}x Go ({ratio / machine:.2f}x adjusted), {verdict} the "
               f"{TARGET_ADD_RATIO}x target")
     for key in ("thick1", "thick2"):
-        paired = med([a - b for a, b in zip(samples[key].add, samples["bridge"].add, strict=True)])
+        paired = paired_median(samples[key].add, samples["bridge"].add)
         print(f"  {ARM_LABELS[key]}: ADD - bridge ADD, paired per iteration: {paired:+.2f} ms")
     for key, other in (("thick1", "cmp1"), ("thick2", "cmp2")):
         if other in samples:
             ours, theirs = samples[key], samples[other]
-            add = med([a - b for a, b in zip(ours.add, theirs.add, strict=True)])
-            delete = med([a - b for a, b in zip(ours.delete, theirs.delete, strict=True)])
+            add = paired_median(ours.add, theirs.add)
+            delete = paired_median(ours.delete, theirs.delete)
             print(f"  {ARM_LABELS[key]}: this tree - {compare_tree.name if compare_tree else ''}, paired per "
                   f"iteration: ADD {add:+.2f} ms, DEL {delete:+.2f} ms")
 
@@ -992,27 +950,15 @@ def report_profile(data: dict[str, Any], iterations: int) -> None:
 
 # ---- process structure: parent (namespaces) and inner (measurements) ----------------------------------------
 
-def prepare_node_namespace() -> None:
-    """Loopback up (the API double listens on 127.0.0.1) and the veth whose end ``mvmaster`` is the
-    macvlan NAD's master."""
-    for argv in (["ip", "link", "set", "lo", "up"],
-                 ["ip", "link", "add", "mvmaster", "type", "veth", "peer", "name", "mvpeer"],
-                 ["ip", "link", "set", "mvmaster", "up"], ["ip", "link", "set", "mvpeer", "up"]):
-        subprocess.run(argv, check=True)
-
-
 def inner(args: argparse.Namespace) -> int:
     """The measurements; runs inside the bench's node namespace, never the machine's own."""
-    if not is_bench_node_netns(args.node_netns or "") or not args.pod_netns or not all(
-            is_bench_netns(p, "pod") for p in args.pod_netns):
-        print("refusing to run outside the bench's own node namespace (start the script without --inner)",
-              file=sys.stderr)
-        return 2
+    if not args.pod_netns or not NETNS.inner_allowed(args.node_netns, args.pod_netns):
+        return NETNS.refuse()
     workdir = Path(tempfile.mkdtemp(prefix="bench-thick-", dir=args.tmp_base))
     api = None
     bench: ThickBench | None = None
     try:
-        prepare_node_namespace()
+        benchlib.prepare_macvlan_node()
         api = ApiProcess(args.api_latency)
         bench = ThickBench(args, workdir, api)
         its, prof = args.iterations, args.profile
@@ -1057,9 +1003,7 @@ def inner(args: argparse.Namespace) -> int:
             print(f"warning: left after the last DEL: {leftover[:20]}", file=sys.stderr)
         return 0
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        benchlib.ignore_interrupts()
         if bench is not None:
             bench.stop_daemon()
         if api is not None:
@@ -1070,47 +1014,9 @@ def inner(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def is_bench_netns(path: str, role: str) -> bool:
-    """Whether ``path`` is a namespace bound by the parent under the bench's name for ``role``."""
-    from multus.netns import NETNS_RUN_DIR
-
-    return (os.path.basename(path).startswith(f"bench-thick-{role}-")
-            and os.path.dirname(os.path.realpath(path)) == os.path.realpath(NETNS_RUN_DIR) and os.path.exists(path))
-
-
-def is_bench_node_netns(path: str) -> bool:
-    """Whether this process runs in ``path`` and ``path`` is a namespace the parent created (never the
-    machine's own: the bench creates bridges, veths and a daemon socket in the namespace it runs in)."""
-    if not is_bench_netns(path, "node"):
-        return False
-    ours, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
-    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
-
-
-def _raise_interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
-def stop_child(child: subprocess.Popen[bytes]) -> None:
-    """Let the inner run unwind: a terminal's Ctrl-C already reached it, a SIGTERM to us did not. The inner
-    run ignores both signals once its clean-up has started, so the SIGTERM after a short grace is safe."""
-    steps: tuple[tuple[Callable[[], object], float], ...] = (
-        (lambda: None, 3.0), (child.terminate, 60.0), (child.kill, 10.0))
-    for step, timeout in steps:
-        step()
-        try:
-            child.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def parent(args: argparse.Namespace) -> int:
     """Compile the packages, create the namespaces, run ``inner`` inside the node one, always remove them."""
-    from multus import netns as nsmod
-
-    if os.geteuid() != 0:
-        print("bench_thick needs root (it creates network namespaces)", file=sys.stderr)
+    if not benchlib.require_root("bench_thick needs root (it creates network namespaces)"):
         return 2
     compile_packages()
     if args.compare_tree:
@@ -1119,40 +1025,20 @@ def parent(args: argparse.Namespace) -> int:
             return 2
         compile_packages(Path(args.compare_tree))
     tag = secrets.token_hex(3)
-    created: list[str] = []
-    child: subprocess.Popen[bytes] | None = None
-    try:
-        created.append(nsmod.create_netns(f"bench-thick-node-{tag}"))
-        for k in range(max(args.burst, args.concurrency, 1)):
-            created.append(nsmod.create_netns(f"bench-thick-pod-{tag}-{k:03d}"))
-        node, pods = created[0], created[1:]
-        pod_options = [opt for pod in pods for opt in ("--pod-netns", pod)]
-        child = subprocess.Popen(["nsenter", f"--net={node}", "--", sys.executable, os.path.abspath(__file__),
-                                  "--inner", "--node-netns", node, *pod_options, *forwarded_options(args)])
-        return child.wait()
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        if child is not None:
-            stop_child(child)
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave namespaces behind
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for path in created:
-            nsmod.remove_netns(path)
+    names = [NETNS.name("node", tag)]
+    names += [NETNS.name("pod", f"{tag}-{k:03d}") for k in range(max(args.burst, args.concurrency, 1))]
+    # The inner run ignores both signals once its clean-up has started (stopping the daemon takes a while),
+    # so a SIGTERM after a short grace is safe.
+    return benchlib.run_inner(__file__, NETNS, names, forwarded_options(args), stop_waits=(3.0, 60.0, 10.0))
 
 
 def forwarded_options(args: argparse.Namespace) -> list[str]:
     """The user's options, passed on to the inner run."""
-    options = ["--iterations", str(args.iterations), "--burst", str(args.burst), "--churn", str(args.churn),
-               "--concurrency", str(args.concurrency), "--profile", str(args.profile), "--plugins-dir",
-               args.plugins_dir, "--log-level", args.log_level]
-    options += ["--cprofile", args.cprofile] if args.cprofile else []
-    options += ["--profile-only"] if args.profile_only else []
-    options += ["--api-latency", str(args.api_latency)]
-    options += ["--compare-tree", str(Path(args.compare_tree).resolve())] if args.compare_tree else []
-    options += ["--keep-workdir"] if args.keep_workdir else []
-    return options + (["--tmp-base", args.tmp_base] if args.tmp_base else [])
+    options = benchlib.forwarded_options(
+        args, always=("iterations", "burst", "churn", "concurrency", "profile", "plugins_dir", "log_level",
+                      "api_latency"),
+        if_set=("cprofile", "tmp_base"), flags=("profile_only", "keep_workdir"))
+    return options + (["--compare-tree", str(Path(args.compare_tree).resolve())] if args.compare_tree else [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1193,14 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return span_daemon(args.span_daemon, args.span_out, args.cprofile_out, args.cprofile or "wall")
     if min(args.iterations, args.burst, args.churn, args.concurrency) < 1 or args.profile < 0:
         parser.error("--iterations, --burst, --churn and --concurrency must be at least 1")
-    # Both signals unwind through the finally blocks; SIGINT is set explicitly because a process started
-    # in the background by a non-interactive shell inherits it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return inner(args) if args.inner else parent(args)
-    except KeyboardInterrupt:
-        return 130
+    return benchlib.run_interruptible(lambda: inner(args) if args.inner else parent(args))
 
 
 if __name__ == "__main__":

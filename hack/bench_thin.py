@@ -45,7 +45,6 @@ import re
 import resource
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -55,7 +54,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+import benchlib
+from benchlib import PARTS, bridge_conf, clean_env, percentile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -67,32 +69,7 @@ POD_NAMESPACE = "default"
 # Go Multus (thin plugin) on this kind of machine, ADD+DEL median in ms, for the ratio column.
 GO_REFERENCE_MS = {"bridge": 9.4, "standalone": 21.5, "kube": 42.9}
 TARGET_RATIO = 3.0
-
-
-# ---- statistics ---------------------------------------------------------------------------------------
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: a value that was actually measured, no interpolation."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n*q/100)
-    return ordered[int(rank) - 1]
-
-
-# ---- environment for the plugin processes ----------------------------------------------------------------
-
-def plugin_process_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """What a container runtime gives a plugin: PATH and the CNI variables; no PYTHON* settings, so
-    the bytecode written by ``compile_package`` is used (PYTHONDONTWRITEBYTECODE unset)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-    env.update(extra or {})
-    return env
-
-
-def compile_package(package: Path) -> None:
-    """Compile a package to bytecode with PYTHONDONTWRITEBYTECODE unset, as an installed package has it."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+NETNS = benchlib.BenchNetns("bench-thin", "host")  # bench-thin-host-<tag>, bench-thin-pod-<tag>
 
 
 # ---- the arms ------------------------------------------------------------------------------------------
@@ -109,15 +86,8 @@ class Arm:
 
     def call(self, verb: str, container_id: str, pod_netns: str, cni_path: str, prev: dict[str, Any] | None) -> bytes:
         conf = dict(self.conf, prevResult=prev) if prev is not None else self.conf
-        env = plugin_process_env({
-            "CNI_COMMAND": verb, "CNI_CONTAINERID": container_id, "CNI_NETNS": pod_netns, "CNI_IFNAME": "eth0",
-            "CNI_PATH": cni_path, "CNI_ARGS": self.cni_args(container_id)})
-        done = subprocess.run(self.command, input=json.dumps(conf).encode(), env=env, capture_output=True,
-                              check=False, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"{self.label}: {verb} {container_id} exited {done.returncode}: "
-                               f"stdout={done.stdout[:2000]!r} stderr={done.stderr[-2000:]!r}")
-        return done.stdout
+        return benchlib.exec_cni(self.command, conf, verb, container_id, pod_netns, cni_path,
+                                 self.cni_args(container_id), f"{self.label}:")
 
     def add_del(self, container_id: str, pod_netns: str, cni_path: str) -> tuple[float, float]:
         """ADD then DEL one attachment; their wall durations in ms (CPU times go to ``self.cpu``)."""
@@ -139,14 +109,7 @@ def children_cpu_ms() -> float:
 
 def k8s_cni_args(pod: str) -> Callable[[str], str]:
     """CNI_ARGS as the kubelet's runtime sets them for a pod sandbox."""
-    return lambda cid: (f"IgnoreUnknown=1;K8S_POD_NAMESPACE={POD_NAMESPACE};K8S_POD_NAME={pod};"
-                        f"K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={POD_UID}")
-
-
-def bridge_conf(name: str, bridge: str, subnet: str, ipam_dir: Path) -> dict[str, Any]:
-    return {"cniVersion": "1.0.0", "name": name, "type": "bridge", "bridge": bridge, "isGateway": True,
-            "ipam": {"type": "host-local", "subnet": subnet, "dataDir": str(ipam_dir),
-                     "routes": [{"dst": "0.0.0.0/0"}]}}
+    return lambda cid: benchlib.k8s_cni_args(POD_NAMESPACE, pod, cid, POD_UID)
 
 
 def write_launcher(path: Path, flags: str, with_site: bool, tree: Path | None = None) -> Path:
@@ -183,10 +146,7 @@ class ThinBench:
         conf_dir = workdir / "net.d"
         conf_dir.mkdir()
         cluster = conf_dir / "10-cluster.conflist"
-        cluster_bridge = bridge_conf("cluster", "cni0", "10.73.0.0/24", self.ipam)
-        cluster.write_text(json.dumps({"cniVersion": "1.0.0", "name": "cluster",
-                                       "plugins": [{k: v for k, v in cluster_bridge.items() if k != "cniVersion"
-                                                    and k != "name"}]}))
+        cluster.write_text(json.dumps(benchlib.bridge_conflist("cluster", "cni0", "10.73.0.0/24", self.ipam)))
         kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
         api.add_pod(POD_NAMESPACE, "bench-one", uid=POD_UID)
         api.add_pod(POD_NAMESPACE, "bench-two", uid=POD_UID,
@@ -241,8 +201,7 @@ class ThinBench:
             arm.cpu.clear()
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
         for i in range(iterations):
-            shift = i % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in benchlib.rotated(names, i):
                 samples[name].append(by_key[name].add_del(f"{name}-{i:05d}-{tag}", self.pod_netns, self.cni_path))
             if i % 50 == 49:
                 self.api.clear_requests()  # the double logs every request; keep it small
@@ -268,35 +227,29 @@ class ThinBench:
         return f"{request.method} {path.split(f'/namespaces/{POD_NAMESPACE}/', 1)[-1]}"
 
     def leftovers(self) -> list[str]:
-        """Anything an arm's DEL should have removed: leases, multus scratch files, links in the pod.
-
-        The pod's links come from ``ip``, not pyroute2: pyroute2 forks to enter a namespace, and a fork
-        of this process while the API double's threads hold locks can hang the child."""
+        """Anything an arm's DEL should have removed: leases, multus scratch files, links in the pod."""
         problems = [str(p.relative_to(self.workdir)) for p in self.ipam.rglob("*")
                     if p.is_file() and p.name[0].isdigit()]
         scratch = self.workdir / "multus"
         if scratch.is_dir():
             problems += [str(p.relative_to(self.workdir)) for p in scratch.iterdir() if p.is_file()]
-        listing = subprocess.run(["ip", "-o", "-n", os.path.basename(self.pod_netns), "link", "show"],
-                                 capture_output=True, text=True, check=True).stdout
-        links = [name for name in (line.split(":")[1].strip().split("@")[0] for line in listing.splitlines())
-                 if name != "lo"]
-        return problems + [f"pod link {name}" for name in links]
+        return problems + [f"pod link {name}" for name in benchlib.pod_links(self.pod_netns)]
 
 
 # ---- report --------------------------------------------------------------------------------------------
 
-PARTS: dict[str, Callable[[tuple[float, float]], float]] = {
-    "ADD": lambda s: s[0], "DEL": lambda s: s[1], "ADD+DEL": lambda s: s[0] + s[1]}
+def add_del_totals(values: Sequence[benchlib.Pair]) -> list[float]:
+    """The ADD+DEL of each iteration."""
+    return [PARTS["ADD+DEL"](s) for s in values]
 
 
-def total_median(values: Sequence[tuple[float, float]]) -> float:
-    return statistics.median(PARTS["ADD+DEL"](s) for s in values)
+def total_median(values: Sequence[benchlib.Pair]) -> float:
+    return statistics.median(add_del_totals(values))
 
 
-def paired_median(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> float:
-    """Median of the per-iteration ADD+DEL differences a_i - b_i: drift between iterations cancels."""
-    return statistics.median(PARTS["ADD+DEL"](x) - PARTS["ADD+DEL"](y) for x, y in zip(a, b, strict=True))
+def paired_median(a: Sequence[benchlib.Pair], b: Sequence[benchlib.Pair]) -> float:
+    """Median of the per-iteration ADD+DEL differences a_i - b_i."""
+    return benchlib.paired_median(add_del_totals(a), add_del_totals(b))
 
 
 def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iterations: int) -> None:
@@ -338,7 +291,7 @@ def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iter
     base_cpu = [sum(c) for c in bench.arms[0].cpu]
     for arm in bench.arms:
         totals = [sum(c) for c in arm.cpu]
-        extra = statistics.median(a - b for a, b in zip(totals, base_cpu, strict=True))
+        extra = benchlib.paired_median(totals, base_cpu)
         print(f"  {arm.label:<40}{statistics.median(c[0] for c in arm.cpu):>9.2f}"
               f"{statistics.median(c[1] for c in arm.cpu):>9.2f}{statistics.median(totals):>9.2f}{extra:>+11.2f}")
     print("  API requests per call (an untimed probe after the warm-up):")
@@ -351,7 +304,7 @@ def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iter
 
 def import_time_us(python: str, module: str, cwd: Path) -> dict[str, int]:
     """One ``-X importtime`` run: cumulative µs of ``module`` and of ``site``."""
-    done = subprocess.run([python, "-X", "importtime", "-c", f"import {module}"], env=plugin_process_env(),
+    done = subprocess.run([python, "-X", "importtime", "-c", f"import {module}"], env=clean_env(),
                           cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"python -X importtime -c 'import {module}' failed: {done.stderr[-2000:]}")
@@ -365,7 +318,7 @@ def import_time_us(python: str, module: str, cwd: Path) -> dict[str, int]:
 
 def wall_and_cpu_ms(argv: list[str], cwd: Path) -> tuple[float, float]:
     c0, t0 = children_cpu_ms(), time.perf_counter()
-    subprocess.run(argv, env=plugin_process_env(), cwd=cwd, capture_output=True, check=True)
+    subprocess.run(argv, env=clean_env(), cwd=cwd, capture_output=True, check=True)
     return (time.perf_counter() - t0) * 1e3, children_cpu_ms() - c0
 
 
@@ -399,27 +352,16 @@ def report_startup(reps: int, launcher_dir: Path) -> None:
 
 # ---- process structure: parent (namespaces) and inner (measurements) ----------------------------------------
 
-def prepare_host_namespace() -> None:
-    """In the bench's host namespace: loopback up (the API double listens on 127.0.0.1) and the veth whose
-    end ``mvmaster`` is the macvlan NAD's master."""
-    for argv in (["ip", "link", "set", "lo", "up"],
-                 ["ip", "link", "add", "mvmaster", "type", "veth", "peer", "name", "mvpeer"],
-                 ["ip", "link", "set", "mvmaster", "up"], ["ip", "link", "set", "mvpeer", "up"]):
-        subprocess.run(argv, check=True)
-
-
 def inner(args: argparse.Namespace) -> int:
     """The measurements; runs inside the bench's host namespace, never the machine's own."""
-    if not is_bench_host_netns(args.host_netns or "") or not is_bench_netns(args.pod_netns or "", "pod"):
-        print("refusing to run outside the bench's own host namespace (start the script without --inner)",
-              file=sys.stderr)
-        return 2
+    if not NETNS.inner_allowed(args.host_netns, [args.pod_netns]):
+        return NETNS.refuse()
     from multus.testing.kube_api import KubeApiServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-thin-", dir=args.tmp_base))
     api = None
     try:
-        prepare_host_namespace()
+        benchlib.prepare_macvlan_node()
         api = KubeApiServer("127.0.0.1").start()
         bench = ThinBench(args, workdir, api)
         samples = bench.run(args.iterations, secrets.token_hex(2))
@@ -430,89 +372,31 @@ def inner(args: argparse.Namespace) -> int:
             print(f"warning: left after the last DEL: {leftover}", file=sys.stderr)
         return 0
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        benchlib.ignore_interrupts()
         if api is not None:
             api.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def is_bench_netns(path: str, role: str) -> bool:
-    """Whether ``path`` is a namespace bound by the parent under the bench's name for ``role``."""
-    from multus.netns import NETNS_RUN_DIR
-
-    return (os.path.basename(path).startswith(f"bench-thin-{role}-")
-            and os.path.dirname(os.path.realpath(path)) == os.path.realpath(NETNS_RUN_DIR) and os.path.exists(path))
-
-
-def is_bench_host_netns(path: str) -> bool:
-    """Whether this process runs in ``path`` and ``path`` is a namespace the parent created (never the
-    machine's own: the bench creates bridges, veths and iptables rules in the namespace it runs in)."""
-    if not is_bench_netns(path, "host"):
-        return False
-    ours, theirs = os.stat("/proc/self/ns/net"), os.stat(path)
-    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
-
-
-def _raise_interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
-def stop_child(child: subprocess.Popen[bytes]) -> None:
-    """Let the inner run unwind: a terminal's Ctrl-C already reached it, a SIGTERM to us did not."""
-    steps: tuple[Callable[[], object], ...] = (lambda: None, child.terminate, child.kill)
-    for step in steps:
-        step()
-        try:
-            child.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def parent(args: argparse.Namespace) -> int:
     """Compile the package, create the namespaces, run ``inner`` inside the host one, always remove them."""
-    from multus import netns as nsmod
-
-    if os.geteuid() != 0:
-        print("bench_thin needs root (it creates network namespaces)", file=sys.stderr)
+    if not benchlib.require_root("bench_thin needs root (it creates network namespaces)"):
         return 2
-    compile_package(REPO / "multus")
+    benchlib.compile_bytecode([REPO / "multus"])
     if args.compare_tree:
         if not (Path(args.compare_tree) / "multus" / "plugin" / "entry.py").is_file():
             print(f"--compare-tree {args.compare_tree}: no multus/plugin/entry.py there", file=sys.stderr)
             return 2
-        compile_package(Path(args.compare_tree) / "multus")
+        benchlib.compile_bytecode([Path(args.compare_tree) / "multus"])
     tag = secrets.token_hex(3)
-    created: list[str] = []
-    child: subprocess.Popen[bytes] | None = None
-    try:
-        for role in ("host", "pod"):
-            created.append(nsmod.create_netns(f"bench-thin-{role}-{tag}"))
-        host, pod = created
-        child = subprocess.Popen(["nsenter", f"--net={host}", "--", sys.executable, os.path.abspath(__file__),
-                                  "--inner", "--host-netns", host, "--pod-netns", pod, *forwarded_options(args)])
-        return child.wait()
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        if child is not None:
-            stop_child(child)
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave namespaces behind
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for path in created:
-            nsmod.remove_netns(path)
+    return benchlib.run_inner(__file__, NETNS, [NETNS.name("host", tag), NETNS.name("pod", tag)],
+                              forwarded_options(args))
 
 
 def forwarded_options(args: argparse.Namespace) -> list[str]:
     """The user's options, passed on to the inner run."""
-    options = ["--iterations", str(args.iterations), "--import-reps", str(args.import_reps),
-               "--plugins-dir", args.plugins_dir]
-    options += ["--launchers"] if args.launchers else []
-    options += ["--compare-tree", args.compare_tree] if args.compare_tree else []
-    return options + (["--tmp-base", args.tmp_base] if args.tmp_base else [])
+    return benchlib.forwarded_options(args, always=("iterations", "import_reps", "plugins_dir"),
+                                      if_set=("compare_tree", "tmp_base"), flags=("launchers",))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -531,14 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.import_reps < 1:
         parser.error("--iterations and --import-reps must be at least 1")
-    # Both signals unwind through the finally blocks; SIGINT is set explicitly because a process started
-    # in the background by a non-interactive shell inherits it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return inner(args) if args.inner else parent(args)
-    except KeyboardInterrupt:
-        return 130
+    return benchlib.run_interruptible(lambda: inner(args) if args.inner else parent(args))
 
 
 if __name__ == "__main__":

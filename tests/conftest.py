@@ -3,7 +3,7 @@
 The rule behind the namespace fixtures: a test never touches the real host network. Plugins such as
 bridge, ptp, macvlan and portmap create bridges, host-side veths and iptables rules *in the namespace
 they run in*, so each test gets two namespaces it owns -- ``host_ns`` standing in for the node and
-``netns`` for the pod -- and :class:`NetnsExecutor` starts every plugin inside ``host_ns``. host-local
+``netns`` for the pod -- and ``host_executor`` starts every plugin inside ``host_ns``. host-local
 keeps its leases in ``ipam_data_dir`` (pass it as the ipam ``dataDir``) and the runtime its result
 cache in ``cni_cache_dir``, both under ``tmp_path``. Teardown removes the namespaces, which destroys
 every link, address, route and iptables rule in them, even when the test failed.
@@ -17,7 +17,8 @@ Fixtures:
     require_cni_version skip unless the installed plugins speak a given cniVersion
     cni_cache_dir       the runtime's cache dir (tmp)
     ipam_data_dir       host-local's dataDir (tmp)
-    host_executor       a NetnsExecutor for host_ns that records every call
+    ipam_leases         ipam_leases(): host-local's leases in ipam_data_dir
+    host_executor       an executor running plugins in host_ns, recording every call (RecordingExecutor)
     host_runtime        CNIRuntime over real_plugins_dir, host_executor and cni_cache_dir
 """
 
@@ -27,15 +28,14 @@ import json
 import os
 import secrets
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from multus.cni.invoke import InvokeArgs, PluginOutput, SubprocessExecutor
+from multus.cni.invoke import SubprocessExecutor
 from multus.cni.runtime import CNIRuntime
+from multus.testing.recording_executor import RecordingExecutor
 
 NETNS_PREFIX = "cnitest-"
 DEFAULT_PLUGINS_DIR = "/usr/lib/cni"
@@ -138,40 +138,6 @@ def require_cni_version(plugin_versions: Callable[[str], tuple[str, ...]]) -> Ca
 
 # ---- the runtime, sandboxed ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class PluginCall:
-    """One plugin execution as the executor saw it."""
-
-    plugin: str
-    command: str
-    stdin: dict[str, Any]
-    if_name: str
-
-
-class NetnsExecutor:
-    """A PluginExecutor that starts every plugin inside ``netns_path`` and records every call.
-
-    The real executor does the work (``SubprocessExecutor.in_netns``, i.e. ``nsenter --net``); only the
-    top-level exec needs it, since plugins inherit the namespace, so the IPAM plugin a bridge calls runs
-    there too. ``calls`` lets tests see exactly what each plugin received (list.append is atomic).
-    """
-
-    def __init__(self, netns_path: str) -> None:
-        self.netns_path = netns_path
-        self.calls: list[PluginCall] = []
-        self._executor = SubprocessExecutor.in_netns(netns_path)
-
-    def find_in_path(self, plugin: str, paths: Sequence[str]) -> str:
-        return self._executor.find_in_path(plugin, paths)
-
-    def exec_plugin(self, plugin_path: str, stdin: bytes, args: InvokeArgs, timeout: float | None) -> PluginOutput:
-        self.calls.append(PluginCall(os.path.basename(plugin_path), args.command, json.loads(stdin), args.if_name))
-        return self._executor.exec_plugin(plugin_path, stdin, args, timeout)
-
-    def calls_of(self, plugin: str, command: str | None = None) -> list[PluginCall]:
-        return [c for c in self.calls if c.plugin == plugin and (command is None or c.command == command)]
-
-
 @pytest.fixture
 def cni_cache_dir(tmp_path: Path) -> Path:
     """The runtime's result cache directory (libcni's /var/lib/cni), private to the test."""
@@ -189,11 +155,27 @@ def ipam_data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def host_executor(host_ns: str) -> NetnsExecutor:
-    return NetnsExecutor(host_ns)
+def ipam_leases(ipam_data_dir: Path) -> Callable[[], list[str]]:
+    """``ipam_leases()``: the leases host-local holds in ``ipam_data_dir``, as ``<network>/<address>``,
+    sorted (not its lock and last_reserved_ip files): what every DEL must leave empty."""
+    def leases() -> list[str]:
+        return sorted(str(p.relative_to(ipam_data_dir)) for p in ipam_data_dir.rglob("*")
+                      if p.is_file() and not p.name.startswith(("last_reserved_ip", "lock")))
+
+    return leases
 
 
 @pytest.fixture
-def host_runtime(real_plugins_dir: str, host_executor: NetnsExecutor, cni_cache_dir: Path) -> CNIRuntime:
+def host_executor(host_ns: str) -> RecordingExecutor:
+    """Starts every plugin inside ``host_ns`` and records every call (``calls``, ``calls_of``).
+
+    The real executor does the work (``SubprocessExecutor.in_netns``, i.e. ``nsenter --net``); only the
+    top-level exec needs it, since plugins inherit the namespace, so the IPAM plugin a bridge calls runs
+    there too."""
+    return RecordingExecutor(SubprocessExecutor.in_netns(host_ns))
+
+
+@pytest.fixture
+def host_runtime(real_plugins_dir: str, host_executor: RecordingExecutor, cni_cache_dir: Path) -> CNIRuntime:
     """A CNIRuntime running the real plugins inside ``host_ns`` with a private cache."""
     return CNIRuntime([real_plugins_dir], cache_dir=str(cni_cache_dir), executor=host_executor, timeout=60)

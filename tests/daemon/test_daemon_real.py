@@ -44,6 +44,7 @@ class Node:
     api: KubeApiServer
     plugins: str
     executor: Any
+    leases: Callable[[], list[str]]  # the ipam_leases fixture
 
     @property
     def cni_dir(self) -> Path:
@@ -61,10 +62,6 @@ class Node:
     def daemon(self) -> Any:
         return running_daemon(self.daemon_config(), executor=self.executor)
 
-    def leases(self) -> list[str]:
-        return sorted(str(p.relative_to(self.ipam)) for p in self.ipam.rglob("*")
-                      if p.is_file() and not p.name.startswith(("last_reserved_ip", "lock")))
-
     def add_pod(self, name: str = "web", uid: str = POD_UID, networks: str = "") -> None:
         annotations = {"k8s.v1.cni.cncf.io/networks": networks} if networks else None
         self.api.add_pod("default", name, uid=uid, annotations=annotations)
@@ -76,7 +73,7 @@ def host_local(ipam: Path, subnet: str) -> dict[str, Any]:
 
 @pytest.fixture
 def node(host_ns: str, tmp_path: Path, real_plugins_dir: str, ipam_data_dir: Path,
-         host_executor: Any) -> Iterator[Node]:
+         host_executor: Any, ipam_leases: Callable[[], list[str]]) -> Iterator[Node]:
     conf_dir = tmp_path / "net.d"
     conf_dir.mkdir()
     (conf_dir / "10-cluster.conflist").write_text(json.dumps({
@@ -87,7 +84,7 @@ def node(host_ns: str, tmp_path: Path, real_plugins_dir: str, ipam_data_dir: Pat
         api.write_kubeconfig(tmp_path / "kubeconfig")
         api.add_nad("default", "bridge-two", {"cniVersion": "0.3.1", "type": "bridge", "bridge": "br2",
                                               "ipam": host_local(ipam_data_dir, "10.30.0.0/24")})
-        yield Node(host_ns, tmp_path, ipam_data_dir, api, real_plugins_dir, host_executor)
+        yield Node(host_ns, tmp_path, ipam_data_dir, api, real_plugins_dir, host_executor, ipam_leases)
 
 
 def call(daemon: Daemon, node: Node, command: str, pod_ns: str, *, pod: str = "web", uid: str = POD_UID,

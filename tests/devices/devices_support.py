@@ -14,10 +14,10 @@ A :class:`DeviceNode` is one simulated SR-IOV node, everything private to the te
   so the host's /sys never leaks into a result;
 * delegates are either real processes (:func:`make_devices_plugin`: a tiny scripted CNI plugin that also
   records whether its ``CNIDeviceInfoFile`` existed, and what it held, at the moment it ran) or, where
-  many ADDs must be fast, :class:`InProcessExecutor` answering in-process.
+  many ADDs must be fast, :class:`InProcessExecutor` answering in-process and recording every call.
 
-:meth:`DeviceNode.call` runs one CNI command through :func:`multus.cni.skel.plugin_main` with the verb
-table of :func:`multus.plugin.entry.plugin_funcs`, as the ``multus`` binary does. By default each call
+:meth:`DeviceNode.call` runs one CNI command in-process as the ``multus`` binary does
+(:func:`multus.testing.thin_plugin.call_thin_plugin`). By default each call
 gets a fresh :class:`~multus.devices.source.LazyPodResources` (a thin plugin is a process per call, so
 it never reuses a client), closed when the call returns; ``device_source=`` passes a shared one instead.
 :func:`device_node` builds a node and stops both doubles when it is left, also on failure.
@@ -25,11 +25,9 @@ it never reuses a client), closed when the call returns; ``device_source=`` pass
 
 from __future__ import annotations
 
-import io
 import json
 import stat
 import sys
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,12 +35,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from multus.cni.invoke import InvokeArgs, PluginOutput, SubprocessExecutor, plugin_failure
-from multus.cni.skel import plugin_main
-from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION, PluginInfo
 from multus.devices.source import DeviceSource, LazyPodResources
-from multus.plugin.entry import ABOUT, plugin_funcs
 from multus.plugin.nads import RESOURCE_NAME_ANNOTATION
 from multus.testing.kube_api import KubeApiServer
+from multus.testing.recording_executor import RecordingExecutor
+from multus.testing.thin_plugin import Outcome, call_thin_plugin
 from podresources.testing import FakeKubelet
 
 NAMESPACE = "test"
@@ -143,70 +140,39 @@ def make_devices_plugin(directory: Path, name: str) -> DevicesPlugin:
 # ---- an in-process delegate for many fast ADDs --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InProcessCall:
-    plugin: str
-    command: str
-    container_id: str
-    if_name: str
-    stdin: dict[str, Any]
-
-
-class InProcessExecutor:
+class InProcessPlugins:
     """A PluginExecutor that answers every plugin in-process (no exec), so the Multus path dominates.
 
     ADD returns a one-interface result, DEL and CHECK nothing; ``fail[plugin]`` makes that plugin's ADD
-    fail with the given CNI error object. Every call is recorded; thread-safe.
+    fail with the given CNI error object.
     """
 
-    def __init__(self, *, record: bool = True) -> None:
-        self.record = record
-        self.fail: dict[str, dict[str, Any]] = {}
-        self._calls: list[InProcessCall] = []
-        self._lock = threading.Lock()
+    def __init__(self, fail: dict[str, dict[str, Any]]) -> None:
+        self.fail = fail
 
     def find_in_path(self, plugin: str, paths: Sequence[str]) -> str:
         return f"/in-process/{plugin}"
 
     def exec_plugin(self, plugin_path: str, stdin: bytes, args: InvokeArgs, timeout: float | None) -> PluginOutput:
         plugin = plugin_path.rsplit("/", 1)[-1]
-        conf = json.loads(stdin)
-        if self.record:
-            with self._lock:
-                self._calls.append(InProcessCall(plugin, args.command, args.container_id, args.if_name, conf))
         if args.command == "ADD":
             if plugin in self.fail:
                 raise plugin_failure(plugin, 1, json.dumps(self.fail[plugin]).encode(), b"")
+            conf = json.loads(stdin)
             body = result_body(args.if_name, args.netns, "10.56.0.2/24", conf.get("cniVersion") or VERSION)
             return PluginOutput(json.dumps(body).encode(), b"")
         return PluginOutput(b"", b"")
 
-    def calls(self, command: str | None = None, plugin: str | None = None) -> list[InProcessCall]:
-        with self._lock:
-            return [c for c in self._calls if (command is None or c.command == command)
-                    and (plugin is None or c.plugin == plugin)]
+
+class InProcessExecutor(RecordingExecutor):
+    """:class:`InProcessPlugins`, every call recorded (``calls``, ``calls_of``); thread-safe."""
+
+    def __init__(self) -> None:
+        self.fail: dict[str, dict[str, Any]] = {}
+        super().__init__(InProcessPlugins(self.fail))
 
 
 # ---- the node ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    """What one CNI call printed: exit code, decoded stdout (result or error object), stderr text."""
-
-    code: int
-    output: dict[str, Any] | None
-    stderr: str
-
-    @property
-    def error(self) -> dict[str, Any]:
-        assert self.code != 0 and self.output is not None, f"expected a CNI error, got {self}"
-        return self.output
-
-    @property
-    def result(self) -> dict[str, Any]:
-        assert self.code == 0 and self.output is not None, f"expected an ADD result, got {self}"
-        return self.output
 
 
 @dataclass
@@ -240,7 +206,7 @@ class DeviceNode:
 
     def plugin(self, name: str) -> DevicesPlugin:
         """The real-process plugin ``name`` in ``bin/``, created on first use (in-process nodes need none)."""
-        assert not self.in_process, "this node answers plugins in-process: use node.executor.calls()"
+        assert not self.in_process, "this node answers plugins in-process: use node.executor.calls_of()"
         if name not in self.plugins:
             self.plugins[name] = make_devices_plugin(self.bin_dir, name)
         return self.plugins[name]
@@ -317,17 +283,12 @@ class DeviceNode:
                    "CNI_NETNS": self.netns}
         own_source = LazyPodResources(self.kubelet.root_dir) if device_source is None else None
         source = None if device_source == "from-config" else device_source or own_source
-        stdout, stderr = io.StringIO(), io.StringIO()
         try:
-            code = plugin_main(plugin_funcs(environ, executor=self.executor, device_source=source,
-                                            sysfs_root=str(self.sysfs_root)),
-                               PluginInfo(CURRENT_VERSION, ALL_VERSIONS), ABOUT, environ=environ,
-                               stdin=io.BytesIO(json.dumps(config).encode()), stdout=stdout, stderr=stderr)
+            return call_thin_plugin(environ, config, executor=self.executor, device_source=source,
+                                    sysfs_root=str(self.sysfs_root))
         finally:
             if own_source is not None:
                 own_source.close()
-        text = stdout.getvalue()
-        return Outcome(code, json.loads(text) if text.strip() else None, stderr.getvalue())
 
 
 @contextmanager

@@ -118,7 +118,7 @@ def test_one_add_with_several_resources_and_networks_asks_the_kubelet_once(fast_
     assert fast_node.call("ADD", fast_node.multus(), pod="pod1", uid="uid-1", container_id="ctr1").code == 0
 
     executor: InProcessExecutor = fast_node.executor
-    assert [(c.if_name, c.stdin["deviceID"]) for c in executor.calls("ADD", "sriov")] == [
+    assert [(c.if_name, c.stdin["deviceID"]) for c in executor.calls_of("sriov", "ADD")] == [
         ("net1", VF1), ("net2", VF3), ("net3", VF2)]
     assert fast_node.kubelet.calls() == {"v1.Get": 1}
 
@@ -131,7 +131,7 @@ def test_a_pod_whose_networks_name_no_resource_never_asks_the_kubelet(fast_node:
     try:
         assert fast_node.call("ADD", fast_node.multus(), pod="pod1", uid="uid-1", container_id="ctr1",
                               device_source=shared).code == 0
-        [plain] = fast_node.executor.calls("ADD", "bridge")
+        [plain] = fast_node.executor.calls_of("bridge", "ADD")
         assert "deviceID" not in plain.stdin and "runtimeConfig" not in plain.stdin
         assert fast_node.kubelet.calls() == {}
         assert shared._client is None  # the client was not even created
@@ -160,7 +160,7 @@ def test_the_plugins_own_client_looks_under_kubelet_root_dir_from_the_config(
             source.close()
     assert out.code == 0, out
     assert [s.kubelet_root_dir for s in made] == [fast_node.kubelet.root_dir]
-    assert fast_node.executor.calls("ADD", "sriov")[0].stdin["deviceID"] == VF1
+    assert fast_node.executor.calls_of("sriov", "ADD")[0].stdin["deviceID"] == VF1
     assert fast_node.kubelet.calls() == {"v1.Get": 1}
 
 
@@ -274,7 +274,7 @@ def test_a_kubelet_that_cannot_answer_fails_the_add_before_any_delegate_runs(fas
     assert "getKubernetesDelegate: failed to get resourceMap from ResourceClient: kubelet PodResources v1.Get" \
         in out.error["msg"]
     assert str(socket_path) in out.error["msg"] and "UNAVAILABLE" in out.error["msg"]
-    assert fast_node.executor.calls() == []
+    assert fast_node.executor.calls == []
     assert not (fast_node.cni_dir / "ctr1").exists()
 
 
@@ -311,7 +311,7 @@ def test_a_kubelet_without_get_gives_the_same_devices_through_list(
 
     assert node.call("ADD", node.multus(), pod="pod1", uid="uid-1", container_id="ctr1").code == 0
 
-    assert [c.stdin["deviceID"] for c in node.executor.calls("ADD", "sriov")] == [VF1, VF2]
+    assert [c.stdin["deviceID"] for c in node.executor.calls_of("sriov", "ADD")] == [VF1, VF2]
     assert node.kubelet.calls() == {"v1.Get": 1, "v1.List": 1}  # a fresh client probes Get once
 
 
@@ -328,7 +328,7 @@ def test_a_shared_client_stops_probing_a_kubelet_without_get(make_node: Callable
             assert out.code == 0, out
     finally:
         shared.close()
-    assert [c.stdin["deviceID"] for c in node.executor.calls("ADD", "sriov")] == [VF1, VF2, VF3]
+    assert [c.stdin["deviceID"] for c in node.executor.calls_of("sriov", "ADD")] == [VF1, VF2, VF3]
     assert node.kubelet.calls() == {"v1.Get": 1, "v1.List": 3}
 
 
@@ -379,7 +379,7 @@ def test_fifty_simultaneous_adds_against_a_rate_limited_kubelet_all_succeed(
             source.close()
 
     assert codes == [0] * pods
-    got = {c.container_id: c.stdin["deviceID"] for c in fast_node.executor.calls("ADD", "sriov")}
+    got = {c.container_id: c.stdin["deviceID"] for c in fast_node.executor.calls_of("sriov", "ADD")}
     assert got == {f"ctr{i}": f"0000:03:{i:02x}.1" for i in range(pods)}
     assert fast_node.kubelet.rejected > 0  # the limit really bit: all 50 Gets arrived at once
     assert fast_node.kubelet.calls()["v1.Get"] - fast_node.kubelet.rejected == pods  # one admitted Get per ADD
@@ -396,7 +396,7 @@ def test_on_a_dense_node_the_pod_gets_its_own_devices_with_one_get(fast_node: De
 
     assert fast_node.call("ADD", fast_node.multus(), pod="pod251", uid="uid-251", container_id="ctr1").code == 0
 
-    assert [c.stdin["deviceID"] for c in fast_node.executor.calls("ADD", "sriov")] == [
+    assert [c.stdin["deviceID"] for c in fast_node.executor.calls_of("sriov", "ADD")] == [
         "0000:10:fb.0", "0000:10:fb.1", "0000:10:fb.2", "0000:10:fb.3"]
     assert fast_node.kubelet.calls() == {"v1.Get": 1}
     assert fast_node.events("NoDeviceForResource") == []

@@ -18,12 +18,11 @@ is another namespace. Checked:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,8 @@ from typing import Any
 import pytest
 
 from multus import netns as nsmod
-from multus.cni.skel import plugin_main
-from multus.cni.version import ALL_VERSIONS, PluginInfo
-from multus.plugin.entry import ABOUT, plugin_funcs
 from multus.testing.kube_api import KubeApiServer
+from multus.testing.thin_plugin import call_thin_plugin
 
 NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
 POD_UID = "9d1c7a52-0000-4000-8000-00000000c0de"
@@ -51,6 +48,7 @@ class Node:
     api: KubeApiServer
     plugins: str
     executor: Any
+    leases: Callable[[], list[str]]  # the ipam_leases fixture
 
     @property
     def cni_dir(self) -> Path:
@@ -72,16 +70,8 @@ class Node:
                        CNI_IFNAME="eth0", CNI_PATH=self.plugins,
                        CNI_ARGS=f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={pod};"
                                 f"K8S_POD_INFRA_CONTAINER_ID={container_id};K8S_POD_UID={uid}")
-        stdout = io.StringIO()
-        code = plugin_main(plugin_funcs(environ, executor=self.executor), PluginInfo("1.1.0", ALL_VERSIONS),
-                           ABOUT, environ=environ, stdin=io.BytesIO(json.dumps(conf).encode()), stdout=stdout,
-                           stderr=io.StringIO())
-        text = stdout.getvalue()
-        return code, json.loads(text) if text.strip() else None
-
-    def leases(self) -> list[str]:
-        return sorted(str(p.relative_to(self.ipam)) for p in self.ipam.rglob("*")
-                      if p.is_file() and not p.name.startswith(("last_reserved_ip", "lock")))
+        outcome = call_thin_plugin(environ, conf, executor=self.executor)
+        return outcome.code, outcome.output
 
     def pod_links(self) -> list[str]:
         return sorted(nsmod.link_names(self.pod_ns))
@@ -93,7 +83,7 @@ def host_local(ipam: Path, subnet: str) -> dict[str, Any]:
 
 @pytest.fixture
 def node(host_ns: str, netns: str, tmp_path: Path, real_plugins_dir: str, ipam_data_dir: Path,
-         host_executor: Any) -> Iterator[Node]:
+         host_executor: Any, ipam_leases: Callable[[], list[str]]) -> Iterator[Node]:
     conf_dir = tmp_path / "net.d"
     conf_dir.mkdir()
     (conf_dir / "10-cluster.conflist").write_text(json.dumps({
@@ -112,7 +102,7 @@ def node(host_ns: str, netns: str, tmp_path: Path, real_plugins_dir: str, ipam_d
                                               "ipam": host_local(ipam_data_dir, "10.30.0.0/24")})
         api.add_nad("default", "broken", {"cniVersion": "1.0.0", "type": "bridge", "bridge": "br3",
                                           "mtu": "not-a-number", "ipam": host_local(ipam_data_dir, "10.40.0.0/24")})
-        yield Node(host_ns, netns, tmp_path, ipam_data_dir, api, real_plugins_dir, host_executor)
+        yield Node(host_ns, netns, tmp_path, ipam_data_dir, api, real_plugins_dir, host_executor, ipam_leases)
 
 
 def add_pod(node: Node, networks: str, name: str = "web") -> None:

@@ -19,13 +19,12 @@ the ``multus`` verbs run in-process through skel. Checked:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +32,8 @@ from typing import Any
 import pytest
 
 from multus import netns as nsmod
-from multus.cni.skel import plugin_main
-from multus.cni.version import ALL_VERSIONS, PluginInfo
-from multus.plugin.entry import ABOUT, plugin_funcs
 from multus.testing.kube_api import KubeApiServer
+from multus.testing.thin_plugin import call_thin_plugin
 
 POD_UID = "5e0c1f00-0000-4000-8000-00000000beef"
 CID = "ctr-routes"
@@ -52,6 +49,7 @@ class Node:
     api: KubeApiServer
     bin_dir: Path
     executor: Any
+    leases: Callable[[], list[str]]  # the ipam_leases fixture
 
     @property
     def cni_dir(self) -> Path:
@@ -76,12 +74,8 @@ class Node:
                        CNI_IFNAME="eth0", CNI_PATH=str(self.bin_dir),
                        CNI_ARGS=f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;"
                                 f"K8S_POD_INFRA_CONTAINER_ID={CID};K8S_POD_UID={POD_UID}")
-        stdout = io.StringIO()
-        code = plugin_main(plugin_funcs(environ, executor=self.executor), PluginInfo("1.1.0", ALL_VERSIONS),
-                           ABOUT, environ=environ, stdin=io.BytesIO(json.dumps(conf).encode()), stdout=stdout,
-                           stderr=io.StringIO())
-        text = stdout.getvalue()
-        return code, json.loads(text) if text.strip() else None
+        outcome = call_thin_plugin(environ, conf, executor=self.executor)
+        return outcome.code, outcome.output
 
     def add_pod(self, networks: str | list[dict[str, Any]]) -> None:
         value = networks if isinstance(networks, str) else json.dumps(networks)
@@ -97,10 +91,6 @@ class Node:
         assert body["kind"] == "cniCacheV1" and body["ifName"] == ifname
         routes: list[dict[str, Any]] = body["result"].get("routes", [])
         return routes
-
-    def leases(self) -> list[str]:
-        return sorted(str(p.relative_to(self.ipam)) for p in self.ipam.rglob("*")
-                      if p.is_file() and not p.name.startswith(("last_reserved_ip", "lock")))
 
     def assert_nothing_left(self, pod_links: tuple[str, ...] = ("lo",)) -> None:
         assert nsmod.link_names(self.pod_ns) == sorted(pod_links)
@@ -126,7 +116,7 @@ def sysctl(ns_path: str, key: str, value: str | None = None) -> str:
 
 @pytest.fixture
 def node(host_ns: str, netns: str, tmp_path: Path, real_plugins_dir: str, ipam_data_dir: Path,
-         host_executor: Any) -> Iterator[Node]:
+         host_executor: Any, ipam_leases: Callable[[], list[str]]) -> Iterator[Node]:
     # No duplicate address detection in either namespace: IPv6 addresses are usable at once.
     for ns_path in (host_ns, netns):
         for scope in ("all", "default"):
@@ -143,7 +133,7 @@ def node(host_ns: str, netns: str, tmp_path: Path, real_plugins_dir: str, ipam_d
     (tmp_path / "net.d").mkdir()
     with KubeApiServer() as api:
         api.write_kubeconfig(tmp_path / "kubeconfig")
-        yield Node(host_ns, netns, tmp_path, ipam_data_dir, api, bin_dir, host_executor)
+        yield Node(host_ns, netns, tmp_path, ipam_data_dir, api, bin_dir, host_executor, ipam_leases)
 
 
 def cluster_network(node: Node, dual_stack: bool = False) -> None:

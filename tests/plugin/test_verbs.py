@@ -72,7 +72,7 @@ def test_an_unwritable_scratch_cache_dir_fails_the_add_before_any_plugin_runs(no
     assert out.code == 1
     assert out.error["msg"] == "error saving the delegates"
     assert "saveScratchNetConf" in out.error["details"]
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 @pytest.mark.parametrize("version", ["0.2.0", "0.4.0", "1.0.0"])
@@ -154,7 +154,7 @@ def test_truncated_stdin_json_is_an_error_object_and_no_plugin_runs(node: Node, 
     out = node.call(command, whole[: len(whole) // 2])
     assert out.code == 1
     assert (out.error["code"], out.error["msg"]) == (6, "stdin could not be decoded as a network config")
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 @pytest.mark.parametrize("version", ["0.2.0", "0.4.0", "1.0.0"])
@@ -349,7 +349,7 @@ def test_add_waits_for_the_readiness_indicator_file(node: Node, monkeypatch: pyt
     finally:
         writer.join()
     assert out.code == 0
-    assert created and node.executor.execs[0].at >= created[0]  # no plugin ran before the file was there
+    assert created and node.executor.calls[0].at >= created[0]  # no plugin ran before the file was there
     assert node.executor.sequence() == [("ADD", "weave-net", "eth0"), ("ADD", "other-plugin", "net1")]
 
 
@@ -362,7 +362,7 @@ def test_without_the_readiness_indicator_file_add_status_and_gc_give_up_with_try
     assert out.error["code"] == 11
     assert out.error["msg"] == ("have you checked that your default network is ready? still waiting for "
                                 f"readinessindicatorfile @ {indicator}")
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 @pytest.mark.usefixtures("short_readiness_wait")

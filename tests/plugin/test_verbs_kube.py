@@ -102,7 +102,7 @@ def test_a_uid_that_is_not_the_pods_fails_the_add_before_any_plugin_runs(node: N
     node.add_pod()
     out = node.call("ADD", config, cni_args=POD_CNI_ARGS.replace("testUID", "foobar"))
     assert 'expected pod UID "foobar" but got "testUID" from Kube API' in out.error["msg"]
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 def test_the_pods_own_uid_attaches_the_pod(node: Node) -> None:
@@ -220,7 +220,7 @@ def test_a_pod_missing_from_the_api_gets_an_empty_result_and_no_plugin_runs(node
     out = node.call("ADD", config, cni_args=POD_CNI_ARGS)
     assert out.result == {"cniVersion": version, "interfaces": [{"name": "eth0", "sandbox": node.netns}],
                           "ips": [{"address": "0.0.0.0/0", "gateway": "0.0.0.0"}], "dns": {}}
-    assert node.executor.execs == []
+    assert node.executor.calls == []
     assert not node.scratch.exists()
     assert node.kube.requests_matching("GET", f"/namespaces/{POD_NAMESPACE}/pods/testpod$")
 

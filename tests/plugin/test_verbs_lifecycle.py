@@ -81,14 +81,14 @@ def test_a_master_conf_older_than_1_1_0_is_not_asked_for_status(node: Node) -> N
     node.plugin("weave-net")
     config = node.multus("1.1.0", delegates=[conf("1.0.0", "weave1", "weave-net")])
     assert node.call("STATUS", config).code == 0
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 @pytest.mark.parametrize("command", ["STATUS", "GC"])
 def test_status_and_gc_need_a_1_1_0_multus_config(node: Node, command: str) -> None:
     out = node.call(command, static_config(node, "1.0.0"))
     assert (out.error["code"], out.error["msg"]) == (1, f"config version does not allow {command}")
-    assert node.executor.execs == []
+    assert node.executor.calls == []
 
 
 # ---- 23, 24: GC -------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ Not a test module of its own (it holds no tests); those files import it. A
 * ``bin/`` holds scripted fake CNI plugins (:mod:`multus.testing.fake_plugin`), one per plugin type
   (``weave-net``, ``other-plugin``...). Each records every call it gets (CNI_* environment and the
   decoded stdin) and answers per command as scripted;
-* every plugin exec also goes through :class:`RecordingExecutor`, which keeps the order of calls
-  *across* plugins (the fake plugins' own logs are per plugin);
+* every plugin exec also goes through a :class:`~multus.testing.recording_executor.RecordingExecutor`,
+  which keeps the order of calls *across* plugins (the fake plugins' own logs are per plugin);
 * ``cni/`` is Multus's ``cniDir`` (scratch cache and libcni result cache), ``net.d/`` its ``confDir``;
 * the pod's network namespace is a fresh, empty one (the ADD path looks for interface-name
   collisions in it);
@@ -15,27 +15,22 @@ Not a test module of its own (it holds no tests); those files import it. A
   started and the Multus config points at it through a kubeconfig; the real client talks to it over
   HTTP. It holds the pod ``test/testpod`` (uid ``testUID``) once :meth:`Node.add_pod` is called.
 
-:meth:`Node.call` runs one CNI command through :func:`multus.cni.skel.plugin_main` with the verb
-table of :func:`multus.plugin.entry.plugin_funcs`, exactly as the ``multus`` binary does, and
-returns the exit code and the decoded stdout.
+:meth:`Node.call` runs one CNI command in-process exactly as the ``multus`` binary does
+(:func:`multus.testing.thin_plugin.call_thin_plugin`) and returns the exit code and the decoded stdout.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multus.cni.invoke import InvokeArgs, PluginOutput, SubprocessExecutor
-from multus.cni.skel import plugin_main
-from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION, PluginInfo
-from multus.plugin.entry import ABOUT, plugin_funcs
 from multus.testing.fake_plugin import FakePlugin, make_fake_plugin
 from multus.testing.kube_api import KubeApiServer
+from multus.testing.recording_executor import RecordingExecutor
+from multus.testing.thin_plugin import Outcome, call_thin_plugin
 
 CONTAINER_ID = "123456789"
 POD_NAMESPACE = "test"
@@ -44,57 +39,6 @@ POD_UID = "testUID"
 POD_CNI_ARGS = f"K8S_POD_NAMESPACE={POD_NAMESPACE};K8S_POD_NAME={POD_NAME};K8S_POD_UID={POD_UID}"
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
-
-
-@dataclass(frozen=True)
-class Exec:
-    """One plugin exec as the executor saw it."""
-
-    plugin: str
-    command: str
-    if_name: str
-    args: str
-    stdin: dict[str, Any]
-    at: float  # time.monotonic() when it started
-
-
-class RecordingExecutor:
-    """The real subprocess executor, keeping the order of every exec across all plugins."""
-
-    def __init__(self) -> None:
-        self.execs: list[Exec] = []
-        self._executor = SubprocessExecutor()
-
-    def find_in_path(self, plugin: str, paths: Sequence[str]) -> str:
-        return self._executor.find_in_path(plugin, paths)
-
-    def exec_plugin(self, plugin_path: str, stdin: bytes, args: InvokeArgs, timeout: float | None) -> PluginOutput:
-        self.execs.append(Exec(Path(plugin_path).name, args.command, args.if_name, args.plugin_args,
-                               json.loads(stdin), time.monotonic()))
-        return self._executor.exec_plugin(plugin_path, stdin, args, timeout)
-
-    def sequence(self, *commands: str) -> list[tuple[str, str, str]]:
-        """(command, plugin, ifname) of every exec, optionally only of the given commands."""
-        return [(e.command, e.plugin, e.if_name) for e in self.execs if not commands or e.command in commands]
-
-
-@dataclass
-class Outcome:
-    """What one CNI call printed: exit code, decoded stdout (result or error object), stderr text."""
-
-    code: int
-    output: dict[str, Any] | None
-    stderr: str
-
-    @property
-    def error(self) -> dict[str, Any]:
-        assert self.code != 0 and self.output is not None, f"expected a CNI error, got {self}"
-        return self.output
-
-    @property
-    def result(self) -> dict[str, Any]:
-        assert self.code == 0 and self.output is not None, f"expected an ADD result, got {self}"
-        return self.output
 
 
 # ---- plugin results and configs ------------------------------------------------------------------------
@@ -195,12 +139,7 @@ class Node:
         environ = {"CNI_COMMAND": command, "CNI_CONTAINERID": container_id, "CNI_IFNAME": ifname,
                    "CNI_PATH": str(self.bin_dir), "CNI_ARGS": cni_args,
                    "CNI_NETNS": self.netns if netns is None else netns}
-        stdin = config if isinstance(config, bytes) else json.dumps(config).encode()
-        stdout, stderr = io.StringIO(), io.StringIO()
-        code = plugin_main(plugin_funcs(environ, executor=self.executor), PluginInfo(CURRENT_VERSION, ALL_VERSIONS),
-                           ABOUT, environ=environ, stdin=io.BytesIO(stdin), stdout=stdout, stderr=stderr)
-        text = stdout.getvalue()
-        return Outcome(code, json.loads(text) if text.strip() else None, stderr.getvalue())
+        return call_thin_plugin(environ, config, executor=self.executor)
 
     # ---- Kubernetes --------------------------------------------------------------------------------------
 
