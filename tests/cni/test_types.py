@@ -23,7 +23,7 @@ import pytest
 
 from multus.cni.errors import CniError, ErrorCode, VersionError
 from multus.cni.types import family_of, parse_result, v020, v040, v100
-from multus.cni.types.common import FAMILIES
+from multus.cni.types.fields import FAMILIES
 from multus.cni.version import ALL_VERSIONS
 
 # What the bridge plugin (with host-local IPAM) prints for a 0.3.1 config.

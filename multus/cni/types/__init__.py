@@ -8,7 +8,7 @@ Families (one wire shape each):
 Every model has ``.cni_version``, ``.to_dict()`` (the wire JSON object, shaped as Go libcni prints it)
 and ``.to_json()``. Models are frozen: convert instead of editing.
 
-Stdlib only (frozen dataclasses and a small decoder in ``common``): this package is imported on the
+Stdlib only (frozen dataclasses in ``common``, a small decoder in ``fields``): this package is imported on the
 per-call path of CNI plugin binaries, a fresh process per call, where pydantic's import and first-model
 build (~90 ms) alone exceeded the whole call's budget.
 """
@@ -20,8 +20,8 @@ from typing import Any, TypeAlias
 
 from multus.cni.errors import CniError, ErrorCode
 from multus.cni.types import v020, v040, v100
-from multus.cni.types.common import DecodeError, family_of
 from multus.cni.types.convert import convert_result, to_current
+from multus.cni.types.fields import DecodeError, family_of
 from multus.cni.version import IMPLICIT_VERSION
 
 __all__ = ["Result", "convert_result", "family_of", "parse_result", "to_current", "v020", "v040", "v100"]

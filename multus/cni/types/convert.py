@@ -14,7 +14,7 @@ from typing import Any
 
 from multus.cni.errors import ResultConversionError
 from multus.cni.types import v020, v040, v100
-from multus.cni.types.common import family_of, ip_version
+from multus.cni.types.fields import family_of, ip_version
 from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION
 
 AnyResult = v020.Result | v040.Result | v100.Result

@@ -16,18 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import (
-    DNS,
+from multus.cni.types.common import DNS, Route, WireModel, put
+from multus.cni.types.fields import (
     Decoder,
     FieldError,
-    Route,
-    WireModel,
     as_cidr,
     as_ip,
     fix,
     instance_of,
     ip_version,
-    put,
     tuple_of,
     version_in,
 )

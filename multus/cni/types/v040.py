@@ -18,22 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-from multus.cni.types.common import (
-    DNS,
+from multus.cni.types.common import DNS, HasInterfaceIndex, Route, WireModel, check_interface_indexes, put
+from multus.cni.types.fields import (
     Decoder,
     FieldError,
-    HasInterfaceIndex,
-    Route,
-    WireModel,
     as_cidr,
     as_int,
     as_ip,
     as_str,
-    check_interface_indexes,
     fix,
     instance_of,
     ip_version,
-    put,
     tuple_of,
     version_in,
 )

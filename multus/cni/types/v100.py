@@ -23,22 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import (
-    DNS,
-    Decoder,
-    HasInterfaceIndex,
-    WireModel,
-    as_cidr,
-    as_int,
-    as_ip,
-    as_str,
-    check_interface_indexes,
-    fix,
-    instance_of,
-    put,
-    tuple_of,
-    version_in,
-)
+from multus.cni.types.common import DNS, HasInterfaceIndex, WireModel, check_interface_indexes, put
+from multus.cni.types.fields import Decoder, as_cidr, as_int, as_ip, as_str, fix, instance_of, tuple_of, version_in
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
 
