@@ -12,7 +12,8 @@ What it does about known problems:
 * **A pod created a moment ago** may not be in the cache yet: :meth:`CachedKube.get_pod` waits on
   the cache (a condition, woken by every update) for up to ``pod_wait`` seconds (2.5 s, as Go's thick
   plugin polls), then makes ONE live GET. A pod the watch saw deleted skips the wait (a DEL after a
-  forced delete must not stall), but still gets the live GET in case it was re-created.
+  forced delete must not stall), but still gets the live GET in case it was re-created. A caller's
+  ``timeout=`` bounds the wait and the live GET together (the pod lookup's own 2.5 s budget).
 * **Stale NADs** (Go serves a missing NAD as an error, with no retry): a NAD missing from the cache
   is fetched with a live GET.
 * **Robustness**: a 410 (history compacted) relists; a broken stream resumes from the last
@@ -46,6 +47,7 @@ Key = tuple[str, str]
 Transform = Callable[[Obj], Obj]
 
 POD_WAIT = 2.5
+LIVE_READ_RESERVE = 0.5  # of a get_pod(timeout=...) on a miss, kept from the wait for the live GET
 PODS_PATH = "/api/v1/pods"
 NADS_PATH = f"/apis/{NAD_GROUP_VERSION}/network-attachment-definitions"
 _TOMBSTONES = 4096  # deleted keys remembered, so a lookup of a deleted pod need not wait
@@ -315,15 +317,21 @@ class CachedKube:
 
     # ----- KubeAPI ---------------------------------------------------------------------------
 
-    def get_pod(self, namespace: str, name: str, *, wait: float | None = None) -> Obj:
+    def get_pod(self, namespace: str, name: str, *, wait: float | None = None,
+                timeout: float | None = None) -> Obj:
         """The pod from the cache, waiting up to ``wait`` (default ``pod_wait``) on a miss, then one live GET.
 
         Raises :class:`~multus.k8s.errors.NotFoundError` when the live GET finds no pod. Before the
-        first list has completed the cache proves nothing, so the GET is made at once.
+        first list has completed the cache proves nothing, so the GET is made at once. ``timeout``
+        (seconds) bounds a miss, the wait and the live GET together; the wait leaves the GET at least
+        :data:`LIVE_READ_RESERVE` of it (all of it when it is shorter). A hit ignores ``timeout``.
         """
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         if self.pods.has_synced:
             pod = self.pods.get(namespace, name)
             wait = self.pod_wait if wait is None else wait
+            if timeout is not None:
+                wait = min(wait, max(0.0, timeout - LIVE_READ_RESERVE))
             if pod is None and wait > 0 and not self.pods.recently_deleted(namespace, name):
                 self._count("pod_waits")
                 pod = self.pods.wait_for(namespace, name, wait)
@@ -331,7 +339,9 @@ class CachedKube:
                 self._count("pod_cache_hits")
                 return copy.deepcopy(pod)
         self._count("pod_live_reads")
-        return self.client.get_pod(namespace, name)
+        if deadline is None:
+            return self.client.get_pod(namespace, name)
+        return self.client.get_pod(namespace, name, timeout=max(0.0, deadline - time.monotonic()))
 
     def get_network_attachment_definition(self, namespace: str, name: str) -> Obj:
         """The NAD from the cache; a miss is a live GET (a NAD created a moment ago is not an error)."""

@@ -9,7 +9,8 @@ Behaviour:
 
 * **Deadline.** ``timeout`` bounds a whole call, retries and backoff included; every connect and
   socket read waits at most the time that is left. A CNI call has its own deadline, so an API
-  call must never take longer than it was given.
+  call must never take longer than it was given: a call's own ``timeout=`` (``get_pod``,
+  ``request``) shortens the client's for that call.
 * **Retries.** 5xx, 429 and :class:`UnavailableError` (refused, reset, timeout, DNS) are retried
   up to ``retries`` times with exponential backoff and jitter; a Retry-After header is honoured
   up to ``max_retry_after`` seconds. Other 4xx are never retried: asking again cannot change the
@@ -118,9 +119,9 @@ class KubeClient:
 
     # ----- the calls Multus makes ------------------------------------------------------------
 
-    def get_pod(self, namespace: str, name: str) -> Obj:
-        """GET a pod."""
-        return self.request("GET", _path("/api/v1", namespace, "pods", name))
+    def get_pod(self, namespace: str, name: str, *, timeout: float | None = None) -> Obj:
+        """GET a pod; ``timeout`` (seconds, retries included) can only shorten the client's own."""
+        return self.request("GET", _path("/api/v1", namespace, "pods", name), timeout=timeout)
 
     def get_network_attachment_definition(self, namespace: str, name: str) -> Obj:
         """GET a NetworkAttachmentDefinition (``k8s.cni.cncf.io/v1``)."""
@@ -148,11 +149,14 @@ class KubeClient:
 
     # ----- the generic request ---------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Obj:
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json", *,
+                timeout: float | None = None) -> Obj:
         """Send ``method path`` (path under the server URL, already quoted) and return the JSON answer.
 
         ``body`` is encoded as JSON and sent with ``content_type``. Retries as described in the
-        module docstring; raises a :class:`KubeAPIError` subclass on failure.
+        module docstring; raises a :class:`KubeAPIError` subclass on failure. The whole call, retries
+        included, is bounded by the client's timeout or by ``timeout`` (seconds) when that is shorter:
+        a caller with its own deadline (the pod lookup's 2.5 s) passes what is left of it.
         """
         headers = dict(self._headers)
         payload: bytes | None = None
@@ -164,7 +168,8 @@ class KubeClient:
                                    reason="BadRequest") from exc
             headers["Content-Type"] = content_type
         target = self._base_path + path
-        deadline = time.monotonic() + self._timeout
+        budget = self._timeout if timeout is None else min(self._timeout, max(0.0, timeout))
+        deadline = time.monotonic() + budget
         attempt = 0
         while True:
             try:

@@ -22,7 +22,9 @@ from multus.plugin.k8s_args import K8sArgs
 class KubeAPI(Protocol):
     """What the meta-plugin asks of the Kubernetes API (multus.k8s.client.KubeClient provides it)."""
 
-    def get_pod(self, namespace: str, name: str) -> dict[str, Any]: ...
+    def get_pod(self, namespace: str, name: str, *, timeout: float | None = None) -> dict[str, Any]:
+        """The pod; ``timeout`` bounds this call in seconds, retries included (None: the client's default)."""
+        ...
 
     def get_network_attachment_definition(self, namespace: str, name: str) -> dict[str, Any]: ...
 

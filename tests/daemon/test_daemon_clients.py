@@ -28,7 +28,7 @@ class FakeClient:
     def close(self) -> None:
         self.closed = True
 
-    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+    def get_pod(self, namespace: str, name: str, *, timeout: float | None = None) -> dict[str, Any]:
         return {}
 
     def get_network_attachment_definition(self, namespace: str, name: str) -> dict[str, Any]:

@@ -143,7 +143,7 @@ class PodKube:
         self.events = SlowWriter()
         self.patches: list[dict[str, Any]] = []
 
-    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+    def get_pod(self, namespace: str, name: str, *, timeout: float | None = None) -> dict[str, Any]:
         return {"metadata": {"namespace": namespace, "name": name, "uid": POD_UID, "annotations": {}}}
 
     def get_network_attachment_definition(self, namespace: str, name: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ fails. API reads are counted in the double's request log. Checked:
 * CachedKube.get_pod: a warm hit makes no API request and returns a private copy; a pod created
   just before the call is found by waiting on the cache; a pod the watch has not delivered is read
   live once after the wait; a deleted pod is NotFound at once; an unknown pod is NotFound after
-  the wait and one GET; before the first list it reads live without waiting;
+  the wait and one GET; before the first list it reads live without waiting; a ``timeout=`` is
+  ignored by a hit and bounds a miss's wait and live GET together, leaving the GET its reserve;
 * NADs: one created after sync is served from the cache; one a stale cache lacks is read live;
 * writes pass through; concurrent readers never see a pod go back in time while events stream;
 * stop() ends the threads promptly, even while an informer is backing off.
@@ -31,10 +32,10 @@ from typing import Any
 
 import pytest
 
-from multus.daemon.kube_cache import NADS_PATH, PODS_PATH, CachedKube, Informer
+from multus.daemon.kube_cache import LIVE_READ_RESERVE, NADS_PATH, PODS_PATH, CachedKube, Informer
 from multus.k8s.access import load_kubeconfig
 from multus.k8s.client import KubeClient
-from multus.k8s.errors import NotFoundError
+from multus.k8s.errors import NotFoundError, UnavailableError
 from multus.testing.kube_api import KubeApiServer
 
 NODE = "node-a"
@@ -325,6 +326,35 @@ def test_an_unknown_pod_is_not_found_after_the_wait_and_one_live_read(
         cache.get_pod("default", "nobody")
     assert time.monotonic() - started >= 0.2
     assert len(api.requests_matching("GET", r"/pods/nobody$")) == 1
+
+
+def test_a_cache_hit_ignores_the_timeout(api: KubeApiServer, make_cache: MakeCache) -> None:
+    api.add_pod("default", "web", node_name=NODE)
+    cache = make_cache()
+    api.clear_requests()
+    assert cache.get_pod("default", "web", timeout=0)["metadata"]["name"] == "web"
+    assert api.requests_matching("GET", r"/pods/web$") == [] and cache.counters()["pod_live_reads"] == 0
+
+
+def test_a_timeout_bounds_a_miss_s_wait_and_live_read_together(api: KubeApiServer, make_cache: MakeCache) -> None:
+    cache = make_cache(pod_wait=2.5)  # the client's own timeout is 3 s
+    api.faults.add("GET", r"/pods/nobody$", delay=5, times=None)
+    started = time.monotonic()
+    with pytest.raises(UnavailableError, match="timed out"):
+        cache.get_pod("default", "nobody", timeout=1.0)
+    assert 0.9 <= time.monotonic() - started < 1.4
+    assert cache.counters()["pod_waits"] == 1 and cache.counters()["pod_live_reads"] == 1
+
+
+def test_a_timeout_leaves_the_live_read_time_after_the_wait(api: KubeApiServer, make_cache: MakeCache) -> None:
+    cache = make_cache(pod_wait=2.5)
+    starve_watches(api, cache.pods, POD_COLLECTION)
+    api.add_pod("default", "late", node_name=NODE)
+    started = time.monotonic()
+    assert cache.get_pod("default", "late", timeout=1.0)["metadata"]["name"] == "late"
+    elapsed = time.monotonic() - started
+    assert 1.0 - LIVE_READ_RESERVE - 0.05 <= elapsed < 1.0  # waited what the reserve left, then read live
+    assert len(api.requests_matching("GET", r"/pods/late$")) == 1
 
 
 def test_before_the_first_list_get_pod_reads_live_without_waiting(

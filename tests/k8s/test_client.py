@@ -13,7 +13,8 @@ double writes. Checked:
 * retries (counted in the double's request log): 500/503/429 then success, Retry-After honoured
   but capped, the budget exhausted, never on 401/403/404/409; a dropped connection is retried, a
   stale keep-alive connection is reopened without spending a retry; a server that never answers
-  fails with UnavailableError within the timeout; a refused connection too;
+  fails with UnavailableError within the timeout; a refused connection too; a call's own
+  ``timeout=`` bounds it (reads and retries) when shorter than the client's, never extends it;
 * keep-alive reuse and concurrent use from threads; token files re-read per client;
 * HTTPS with a self-signed CA made by the openssl CLI (skipped without it), tls-server-name,
   insecure-skip-tls-verify, and a failed verification reported without retries;
@@ -305,6 +306,45 @@ def test_a_server_that_never_answers_fails_within_the_timeout(api: KubeApiServer
     with pytest.raises(UnavailableError, match="timed out"):
         client.get_pod("default", "web")
     assert 0.45 <= time.monotonic() - started < 1.5
+
+
+def test_a_call_timeout_shorter_than_the_client_s_bounds_the_call(
+        api: KubeApiServer, make_client: Callable[..., KubeClient]) -> None:
+    api.faults.add("GET", POD_PATH, delay=2, times=None)
+    client = make_client(timeout=10.0, retries=3)
+    started = time.monotonic()
+    with pytest.raises(UnavailableError, match="timed out"):
+        client.get_pod("default", "web", timeout=0.5)
+    assert 0.45 <= time.monotonic() - started < 1.0
+    assert pod_gets(api) == 1  # the deadline passed during the first read: no retry after it
+
+
+def test_a_call_timeout_longer_than_the_client_s_does_not_extend_it(
+        api: KubeApiServer, make_client: Callable[..., KubeClient]) -> None:
+    api.faults.add("GET", POD_PATH, delay=10, times=None)
+    client = make_client(timeout=0.5, retries=3)
+    started = time.monotonic()
+    with pytest.raises(UnavailableError, match="timed out"):
+        client.get_pod("default", "web", timeout=5.0)
+    assert 0.45 <= time.monotonic() - started < 1.5
+
+
+def test_retries_stop_at_the_call_s_deadline(api: KubeApiServer, make_client: Callable[..., KubeClient]) -> None:
+    api.faults.add("GET", POD_PATH, status=503, times=None)
+    client = make_client(timeout=10.0, retries=10, backoff=0.2)
+    started = time.monotonic()
+    with pytest.raises(ServerError):
+        client.get_pod("default", "web", timeout=0.5)
+    assert time.monotonic() - started < 0.8
+    assert 2 <= pod_gets(api) <= 3  # backoff 0.1-0.3 s, then 0.2-0.6 s, then >= 0.4 s: past the deadline
+
+
+def test_no_time_left_sends_nothing(api: KubeApiServer, client: KubeClient) -> None:
+    api.add_pod("default", "web")
+    with pytest.raises(UnavailableError, match="timed out"):
+        client.get_pod("default", "web", timeout=0)
+    assert pod_gets(api) == 0
+    assert client.get_pod("default", "web", timeout=0.5)["metadata"]["name"] == "web"  # healthy: unchanged
 
 
 def test_a_refused_connection_is_unavailable(make_client: Callable[..., KubeClient], api: KubeApiServer) -> None:

@@ -8,6 +8,8 @@ is the pod lookup's own) talks HTTP to multus.testing.kube_api. Checked:
 * a persistent 500, and a server that refuses connections: CniError ``error waiting for pod: ...``
   within the timeout, never PodNotFound;
 * 403 is not retried; the API server's words make the message, the request goes to the details;
+* each GET is given what is left of the lookup's budget (never under 250 ms), so a server that hangs
+  every GET for 5 s fails the lookup in ~2.5 s, not after the client's own 10 s timeout;
 * UID rules: a static pod (``kubernetes.io/config.source`` present and not ``api``) with another UID
   passes; an API pod (source ``api`` or none) with another UID raises PodUIDMismatch with Go's text;
   no UID in CNI_ARGS means no check.
@@ -18,14 +20,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from multus.cni.errors import CniError, ErrorCode
 from multus.k8s.access import load_kubeconfig
 from multus.k8s.client import KubeClient
+from multus.k8s.errors import ServerError
 from multus.plugin.k8s_args import K8sArgs, Namespace, PodName, PodUID
-from multus.plugin.pods import PodNotFound, PodUIDMismatch, check_uid, get_pod
+from multus.plugin.pods import MIN_ATTEMPT_TIMEOUT, PodNotFound, PodUIDMismatch, check_uid, get_pod
 from multus.testing.kube_api import KubeApiServer
 
 POD_PATH = r"^/api/v1/namespaces/default/pods/web$"
@@ -116,6 +120,49 @@ def test_forbidden_is_not_retried(api: KubeApiServer, client: KubeClient) -> Non
     assert info.value.msg == 'error waiting for pod: pods "web" is forbidden'
     assert "HTTP 403" in info.value.details  # the request stays in the details, out of the message
     assert gets(api) == 1
+
+
+def test_a_hanging_api_server_costs_the_lookup_s_timeout_not_the_client_s(
+        api: KubeApiServer, tmp_path: Path) -> None:
+    api.add_pod("default", "web", uid=UID)
+    api.faults.add("GET", POD_PATH, delay=5, times=None)
+    # the production client: a 10 s timeout with retries, which the lookup must not wait out
+    with KubeClient(load_kubeconfig(api.write_kubeconfig(tmp_path / "kubeconfig"))) as kube:
+        started = time.monotonic()
+        with pytest.raises(CniError) as info:
+            get_pod(kube, "default", "web")
+        elapsed = time.monotonic() - started
+    assert not isinstance(info.value, PodNotFound)
+    assert info.value.msg.startswith("error waiting for pod: ") and "timed out" in info.value.msg
+    assert info.value.code == ErrorCode.TRY_AGAIN_LATER == 11
+    assert 2.3 <= elapsed < 3.0
+    assert gets(api) == 1  # the first GET had the whole 2.5 s; no time was left for another
+
+
+class RecordingReader:
+    """A PodReader whose GETs fail with 503 after ``cost`` seconds, recording the timeout each was given."""
+
+    def __init__(self, cost: float = 0.0) -> None:
+        self.cost = cost
+        self.timeouts: list[float | None] = []
+
+    def get_pod(self, namespace: str, name: str, *, timeout: float | None = None) -> dict[str, Any]:
+        self.timeouts.append(timeout)
+        time.sleep(self.cost)
+        raise ServerError("the server is having a bad day", status=503)
+
+
+def test_each_attempt_is_given_what_is_left_of_the_budget_but_at_least_the_minimum() -> None:
+    reader = RecordingReader(cost=0.1)
+    started = time.monotonic()
+    with pytest.raises(CniError, match="error waiting for pod"):
+        get_pod(reader, "default", "web", timeout=1.0, interval=0.05)
+    assert time.monotonic() - started < 1.3
+    timeouts = [t for t in reader.timeouts if t is not None]
+    assert len(timeouts) == len(reader.timeouts) >= 3
+    assert 0.9 <= timeouts[0] <= 1.0  # the first attempt may use the whole budget
+    assert timeouts == sorted(timeouts, reverse=True)  # then less and less of it...
+    assert min(timeouts) >= MIN_ATTEMPT_TIMEOUT == 0.25  # ...but never less than Go's 250 ms per GET
 
 
 # ---- UID rules ---------------------------------------------------------------------------------------
