@@ -156,11 +156,25 @@ def _decode(target: Path, data: bytes, network_name: str, container_id: str, if_
     return CachedAttachment(container_id=container_id, if_name=if_name, network_name=network_name, result=body)
 
 
+def _create_temp_file(target: Path) -> tuple[int, str]:
+    """A new mode-0600 file ``.<name>.<random>.tmp`` beside ``target``, created exclusively as mkstemp does.
+
+    Not ``tempfile.mkstemp`` itself: importing tempfile pulls in shutil and random (~3 ms), paid by every
+    thin-plugin ADD, which writes caches.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp_name = os.path.join(target.parent, f".{target.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp_name, flags, 0o600), tmp_name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name beside {target}")
+
+
 def write_atomically(target: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``target`` through a synced temp file in the same directory and a rename."""
-    import tempfile  # deferred: it pulls in shutil and random (~3 ms), and only ADD paths write caches
-
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp_name = _create_temp_file(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

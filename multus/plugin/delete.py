@@ -24,7 +24,6 @@ from multus.cni.runtime import RuntimeConf
 from multus.devices import deviceinfo
 from multus.devices.allocator import PodDeviceAllocator
 from multus.plugin import scratch
-from multus.plugin.add import resolve_delegates
 from multus.plugin.context import CallContext
 from multus.plugin.delegate import Delegate
 from multus.plugin.execute import delegate_del, runtime_conf_for
@@ -93,6 +92,9 @@ def cached_or_resolved_delegates(ctx: CallContext, pod: dict[str, Any] | None) -
         return [], problem or "no cached delegates and no pod"
     # As Go does, a fresh resource map: each delegate gets back the deviceID its ADD had (its config and
     # its device-info file name depend on it). No events: a DEL has nothing to tell the pod.
+    # Deferred: ADD's module and its imports (resolution, gateway, status) serve only this fallback.
+    from multus.plugin.add import resolve_delegates
+
     allocator = PodDeviceAllocator(ctx.devices, pod) if ctx.devices else None
     try:
         return resolve_delegates(ctx, pod, allocator), problem

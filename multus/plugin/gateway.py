@@ -29,7 +29,6 @@ import errno
 import ipaddress
 import json
 import os
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -149,8 +148,15 @@ def apply_in_netns(netns_path: str, ifname: str, gateway_plan: GatewayPlan) -> N
         raise CniError(f"failed to set the default route of {ifname} in {netns_path}", str(exc)) from exc
 
 
+def _address_family(family: int) -> int:
+    """AF_INET or AF_INET6 for IP version ``family``."""
+    import socket  # deferred: ~2 ms to import, needed only when routes are edited, not on every ADD's plan()
+
+    return socket.AF_INET if family == 4 else socket.AF_INET6
+
+
 def _delete_default_routes(ipr: Any, index: int, family: int, ifname: str, netlink_error: type[Exception]) -> None:
-    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    af = _address_family(family)
     for route in ipr.get_routes(family=af, table=_MAIN_TABLE, oif=index):
         if route["dst_len"] != 0 or route.get("oif") != index:
             continue
@@ -172,7 +178,7 @@ def _delete_default_routes(ipr: Any, index: int, family: int, ifname: str, netli
 def _add_default_route(ipr: Any, index: int, gateway: str, ifname: str, netlink_error: type[Exception]) -> None:
     family = _version(gateway)
     try:
-        ipr.route("add", family=socket.AF_INET if family == 4 else socket.AF_INET6, dst=_DEFAULT_DST[family],
+        ipr.route("add", family=_address_family(family), dst=_DEFAULT_DST[family],
                   gateway=gateway, oif=index, table=_MAIN_TABLE, proto=_PROTO_BOOT)
     except netlink_error as exc:
         if getattr(exc, "code", None) == errno.EEXIST:
