@@ -22,7 +22,10 @@ from multus.cni.types.fields import (
     as_str,
     as_strs,
     fix,
+    instance_of,
     json_type,
+    tuple_of,
+    version_in,
 )
 
 # --- models ----------------------------------------------------------------------------------------------
@@ -168,3 +171,51 @@ def check_interface_indexes(ips: Sequence[HasInterfaceIndex], interfaces: Sequen
                 f"ip {ip.address} refers to interface index {ip.interface}, "
                 f"but the result has {len(interfaces)} interface(s)",
             )
+
+
+class InterfacesResult(WireModel):
+    """What the results of 0.3.0 and later share: interfaces, ips indexing into them, routes, dns.
+
+    A family declares the dataclass fields with its own member models and names those models in
+    ``members`` (Interface, IPConfig, Route); the checks, the decoding and the wire form are the same
+    for every such family and live here.
+    """
+
+    family: ClassVar[str]
+    members: ClassVar[tuple[type[WireModel], type[WireModel], type[WireModel]]]
+
+    cni_version: str
+    interfaces: tuple[Any, ...]
+    ips: tuple[Any, ...]
+    routes: tuple[Any, ...]
+    dns: DNS
+
+    def __post_init__(self) -> None:
+        interface, ip_config, route = self.members
+        fix(self, "cni_version", version_in(self.family))
+        fix(self, "interfaces", tuple_of(interface))
+        fix(self, "ips", tuple_of(ip_config))
+        fix(self, "routes", tuple_of(route))
+        fix(self, "dns", instance_of(DNS))
+        check_interface_indexes(self.ips, self.interfaces)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        interface, ip_config, route = cls.members
+        mark = d.mark()
+        return d.build(
+            cls, path, mark,
+            cni_version=d.required(obj, "cniVersion", path, version_in(cls.family)),
+            interfaces=d.objects(obj, "interfaces", path, interface.decode),
+            ips=d.objects(obj, "ips", path, ip_config.decode),
+            routes=d.objects(obj, "routes", path, route.decode),
+            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cniVersion": self.cni_version}
+        put(out, "interfaces", self.interfaces)
+        put(out, "ips", self.ips)
+        put(out, "routes", self.routes)
+        out["dns"] = self.dns.to_dict()  # a struct in Go: never omitted
+        return out

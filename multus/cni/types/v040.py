@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-from multus.cni.types.common import DNS, HasInterfaceIndex, Route, WireModel, check_interface_indexes, put
+from multus.cni.types.common import (
+    DNS,
+    HasInterfaceIndex,
+    InterfacesResult,
+    Route,
+    WireModel,
+    put,
+)
 from multus.cni.types.fields import (
     Decoder,
     FieldError,
@@ -27,10 +34,7 @@ from multus.cni.types.fields import (
     as_ip,
     as_str,
     fix,
-    instance_of,
     ip_version,
-    tuple_of,
-    version_in,
 )
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
@@ -116,39 +120,14 @@ class IPConfig(HasInterfaceIndex):
 
 
 @dataclass(frozen=True, kw_only=True, repr=False, eq=False)
-class Result(WireModel):
+class Result(InterfacesResult):
     """A 0.3.0 / 0.3.1 / 0.4.0 result."""
+
+    family = FAMILY
+    members = (Interface, IPConfig, Route)
 
     cni_version: str
     interfaces: tuple[Interface, ...] = ()
     ips: tuple[IPConfig, ...] = ()
     routes: tuple[Route, ...] = ()
     dns: DNS = DNS()
-
-    def __post_init__(self) -> None:
-        fix(self, "cni_version", version_in(FAMILY))
-        fix(self, "interfaces", tuple_of(Interface))
-        fix(self, "ips", tuple_of(IPConfig))
-        fix(self, "routes", tuple_of(Route))
-        fix(self, "dns", instance_of(DNS))
-        check_interface_indexes(self.ips, self.interfaces)
-
-    @classmethod
-    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
-        mark = d.mark()
-        return d.build(
-            cls, path, mark,
-            cni_version=d.required(obj, "cniVersion", path, version_in(FAMILY)),
-            interfaces=d.objects(obj, "interfaces", path, Interface.decode),
-            ips=d.objects(obj, "ips", path, IPConfig.decode),
-            routes=d.objects(obj, "routes", path, Route.decode),
-            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"cniVersion": self.cni_version}
-        put(out, "interfaces", self.interfaces)
-        put(out, "ips", self.ips)
-        put(out, "routes", self.routes)
-        out["dns"] = self.dns.to_dict()  # a struct in Go: never omitted
-        return out

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import DNS, HasInterfaceIndex, WireModel, check_interface_indexes, put
-from multus.cni.types.fields import Decoder, as_cidr, as_int, as_ip, as_str, fix, instance_of, tuple_of, version_in
+from multus.cni.types.common import DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
+from multus.cni.types.fields import Decoder, as_cidr, as_int, as_ip, as_str, fix
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
 
@@ -148,39 +148,14 @@ class Route(WireModel):
 
 
 @dataclass(frozen=True, kw_only=True, repr=False, eq=False)
-class Result(WireModel):
+class Result(InterfacesResult):
     """A 1.0.0 / 1.1.0 result."""
+
+    family = FAMILY
+    members = (Interface, IPConfig, Route)
 
     cni_version: str
     interfaces: tuple[Interface, ...] = ()
     ips: tuple[IPConfig, ...] = ()
     routes: tuple[Route, ...] = ()
     dns: DNS = DNS()
-
-    def __post_init__(self) -> None:
-        fix(self, "cni_version", version_in(FAMILY))
-        fix(self, "interfaces", tuple_of(Interface))
-        fix(self, "ips", tuple_of(IPConfig))
-        fix(self, "routes", tuple_of(Route))
-        fix(self, "dns", instance_of(DNS))
-        check_interface_indexes(self.ips, self.interfaces)
-
-    @classmethod
-    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
-        mark = d.mark()
-        return d.build(
-            cls, path, mark,
-            cni_version=d.required(obj, "cniVersion", path, version_in(FAMILY)),
-            interfaces=d.objects(obj, "interfaces", path, Interface.decode),
-            ips=d.objects(obj, "ips", path, IPConfig.decode),
-            routes=d.objects(obj, "routes", path, Route.decode),
-            dns=d.nested(obj, "dns", path, DNS.decode) or DNS(),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"cniVersion": self.cni_version}
-        put(out, "interfaces", self.interfaces)
-        put(out, "ips", self.ips)
-        put(out, "routes", self.routes)
-        out["dns"] = self.dns.to_dict()  # a struct in Go: never omitted
-        return out
