@@ -246,6 +246,8 @@ class Router:
         route = self._routes.get(path)
         if route is None:
             response, label = wire.NOT_FOUND, "NotFound"
+        elif path == "/cni" and self._is_draining() and request.header(wire.READINESS_HEADER) == "unchecked":
+            response, label = wire.NOT_READY, path  # our shim waits for /readyz and sends it again
         else:
             methods, handler = route
             response, label = (handler(request) if request.method in methods else wire.METHOD_NOT_ALLOWED), path

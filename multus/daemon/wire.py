@@ -31,6 +31,9 @@ from multus.cni.version import ALL_VERSIONS
 from multus.plugin.gojson import decode_json, go_quote
 
 RESULT_VERSION_HEADER = "X-Multus-Result-Version"
+# Our shim sends /cni without polling /readyz first and marks ADD/CHECK/GC/STATUS "unchecked"; while
+# shutting down the daemon answers those "not-ready" (503) and the shim waits for readiness as Go's does.
+READINESS_HEADER = "X-Multus-Readiness"
 GO_RESULT_VERSION = "1.0.0"  # Go's daemon answers with cni100.Result whatever the config's version
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
@@ -69,6 +72,7 @@ def text_response(status: int, text: str) -> HttpResponse:
 
 
 NOT_FOUND = text_response(404, "404 page not found")
+NOT_READY = HttpResponse(503, b"the multus daemon is shutting down\n", TEXT, ((READINESS_HEADER, "not-ready"),))
 METHOD_NOT_ALLOWED = text_response(405, "Method not allowed")
 EMPTY_OK = HttpResponse(200)
 

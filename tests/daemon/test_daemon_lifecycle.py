@@ -7,8 +7,9 @@ Checked:
 
 * connectionLimit 2 with 8 concurrent slow ADDs: never more than 2 plugins or connections at once,
   the other clients wait in the backlog, and every request completes;
-* SIGTERM-style stop: /readyz answers 500 at once while an in-flight ADD still completes, then the
-  socket file is gone and the shutdown hooks have run (last registered first);
+* SIGTERM-style stop: /readyz answers 500 at once (and a /cni our shim marked unchecked 503 not-ready)
+  while an in-flight ADD still completes, then the socket file is gone and the shutdown hooks have run
+  (last registered first);
 * the drain is bounded: a request slower than the drain timeout does not hold the stop;
 * the command: ``--version``; exit 1 for a bad config or a readiness file that never appears; exit 3
   when not root; exit 2 when an extension fails; a real ``multus-daemon`` process (``main()``, with the
@@ -132,6 +133,11 @@ def test_stop_turns_readyz_500_lets_the_inflight_add_finish_then_removes_the_soc
         assert post_once(socket_path, "/readyz").status == 500
         assert daemon.server.in_flight == 1  # the ADD is still running while the daemon drains
         assert post_once(socket_path, "/healthz").status == 200
+        # Our shim sends /cni unprobed: while draining it is told "not ready" and no plugin runs for it.
+        body = shim_body(cni_env("ADD", netns=netns, container_id="late"), SHIM_CONFIG)
+        refused = post_once(socket_path, "/cni", body, {"X-Multus-Readiness": "unchecked"})
+        assert (refused.status, refused.headers.get("x-multus-readiness")) == (503, "not-ready")
+        assert daemon.server.in_flight == 1
         request.join(10)
         stopper.join(10)
         assert result == [200]

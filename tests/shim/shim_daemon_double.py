@@ -6,7 +6,9 @@ taking ``{"env", "config" (base64), "interfaceAttributes"}`` and answering ADD w
 ``{"Result": <1.0.0 result>}``, the other commands with an empty 200, errors with a 400. Go's daemon
 closes every connection (``Connection: close``); ``keep_alive=True`` plays a daemon that keeps them.
 ``extension=True`` plays our daemon: it honours ``X-Multus-Result-Version`` by answering an ADD with
-the result rendered for that version and echoing the header. It records every request.
+the result rendered for that version and echoing the header, and while it is not ready (the next
+``readyz`` status is not 200) it answers a ``/cni`` request marked ``X-Multus-Readiness: unchecked`` with
+503 and ``X-Multus-Readiness: not-ready`` instead of serving it. It records every request.
 
 ``RawDaemon`` answers each request with scripted bytes, for HTTP framing the first one never sends
 (chunked bodies, bodies ended by closing, interim 100 answers, a kept connection closed idle).
@@ -126,6 +128,10 @@ class FakeDaemon:
             self.requests.append(request)
             if request.path == "/readyz":
                 return (self.readyz.pop(0) if self.readyz else 200), {}, b""
+            shutting_down = bool(self.readyz) and self.readyz[0] != 200
+        if (request.path == "/cni" and self.extension and shutting_down
+                and request.headers.get("x-multus-readiness") == "unchecked"):
+            return 503, {"X-Multus-Readiness": "not-ready"}, b"the multus daemon is shutting down\n"
         if request.path == "/healthz":
             return 200, {}, b""
         if request.path != "/cni":

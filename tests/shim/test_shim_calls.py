@@ -5,8 +5,10 @@ Checked here:
     bytes base64-encoded, interfaceAttributes null;
   * ADD against our daemon prints its body verbatim; against a Go daemon {"Result": 1.0.0} is converted
     to the config's cniVersion (0.3.1 gets ips[].version, 0.2.0 gets ip4);
-  * DEL/CHECK/GC/STATUS print nothing; DEL makes one /healthz, the others poll /readyz until a 200;
-  * a kept-alive readiness connection carries the /cni request;
+  * DEL/CHECK/GC/STATUS print nothing; every command sends /cni at once (no probe round trip); when
+    our daemon answers an unchecked request "not ready" (503) or nothing listens yet, ADD/CHECK/GC/STATUS
+    poll /readyz every 100 ms until a 200 and send it again, while DEL never waits;
+  * a kept-alive readiness connection carries the resent request;
   * errors: the daemon's CNI error passed through (cniVersion added), text or other statuses wrapped as
     999, no socket or a refused one is code 11 naming the path, not ready in time is code 11;
   * DEL failures are reported unless ignoreDelErrors;
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
 import time
 
 import pytest
@@ -117,26 +120,50 @@ def test_commands_without_result_print_nothing(daemon: FakeDaemon, sock_dir: str
                                                version: str) -> None:
     code, out, err = run(cni_env(command), shim_config(sock_dir, version))
     assert (code, out, err) == (0, b"", "")
-    expected_probe = "/healthz" if command == "DEL" else "/readyz"
-    assert daemon.paths() == [expected_probe, "/cni"]
+    assert daemon.paths() == ["/cni"]
     assert daemon.requests[-1].json()["env"]["CNI_COMMAND"] == command
+    readiness = daemon.requests[-1].headers.get("x-multus-readiness")
+    assert readiness == (None if command == "DEL" else "unchecked")
 
 
-def test_readiness_is_polled_every_100ms_until_ready(daemon: FakeDaemon, sock_dir: str) -> None:
+def test_not_ready_is_polled_every_100ms_then_the_request_is_sent_again(daemon: FakeDaemon, sock_dir: str) -> None:
     daemon.readyz = [500, 500, 500]
     started = time.monotonic()
-    code, _, _ = run(cni_env("ADD"), shim_config(sock_dir))
+    code, out, _ = run(cni_env("ADD"), shim_config(sock_dir))
     elapsed = time.monotonic() - started
     assert code == 0
-    assert daemon.paths() == ["/readyz"] * 4 + ["/cni"]
+    assert json.loads(out)["cniVersion"] == "0.3.1"
+    assert daemon.paths() == ["/cni"] + ["/readyz"] * 4 + ["/cni"]
     assert 0.3 <= elapsed < 2
 
 
-def test_del_probes_healthz_once_and_goes_on(daemon: FakeDaemon, sock_dir: str) -> None:
-    daemon.readyz = [500] * 100  # DEL never looks at readiness
+def test_a_daemon_that_is_not_listening_yet_is_waited_for(sock_dir: str) -> None:
+    started: list[FakeDaemon] = []
+    late = threading.Timer(0.25, lambda: started.append(FakeDaemon(f"{sock_dir}/multus.sock").__enter__()))
+    late.start()
+    try:
+        code, _, _ = run(cni_env("ADD"), shim_config(sock_dir))
+    finally:
+        late.join()
+        for daemon in started:
+            daemon.__exit__()
+    assert code == 0
+    assert started[0].paths() == ["/readyz", "/cni"]
+
+
+def test_del_never_waits_for_readiness(daemon: FakeDaemon, sock_dir: str) -> None:
+    daemon.readyz = [500] * 100
     code, _, _ = run(cni_env("DEL"), shim_config(sock_dir))
     assert code == 0
-    assert daemon.paths() == ["/healthz", "/cni"]
+    assert daemon.paths() == ["/cni"]
+
+
+def test_a_go_daemon_gets_the_request_at_once_even_while_it_shuts_down(go_daemon: FakeDaemon,
+                                                                        sock_dir: str) -> None:
+    go_daemon.readyz = [500] * 100  # Go's daemon serves /cni during its grace period (compatibility.md)
+    code, _, _ = run(cni_env("ADD"), shim_config(sock_dir))
+    assert code == 0
+    assert go_daemon.paths() == ["/cni"]
 
 
 def test_not_ready_in_time_is_try_again_later(daemon: FakeDaemon, sock_dir: str) -> None:
@@ -153,14 +180,16 @@ def test_not_ready_in_time_is_try_again_later(daemon: FakeDaemon, sock_dir: str)
 
 def test_a_kept_alive_readiness_connection_carries_the_request(sock_dir: str) -> None:
     with FakeDaemon(f"{sock_dir}/multus.sock", keep_alive=True) as daemon:
+        daemon.readyz = [500]
         assert run(cni_env("ADD"), shim_config(sock_dir))[0] == 0
-        assert run(cni_env("DEL"), shim_config(sock_dir))[0] == 0
-    assert daemon.paths() == ["/readyz", "/cni", "/healthz", "/cni"]
-    assert [r.connection for r in daemon.requests] == [1, 1, 2, 2]
+    assert daemon.paths() == ["/cni", "/readyz", "/readyz", "/cni"]
+    assert [r.connection for r in daemon.requests] == [1, 2, 3, 3]
 
 
 def test_gos_daemon_closes_so_each_request_gets_its_own_connection(go_daemon: FakeDaemon, sock_dir: str) -> None:
     run(cni_env("ADD"), shim_config(sock_dir))
+    run(cni_env("DEL"), shim_config(sock_dir))
+    assert go_daemon.paths() == ["/cni", "/cni"]
     assert [r.connection for r in go_daemon.requests] == [1, 2]
 
 

@@ -72,7 +72,7 @@ def test_a_whole_add_against_our_daemon_imports_no_json(daemon: FakeDaemon, sock
     argv = [sys.executable, "-I", "-S", "-c", code, str(ROOT), repr(cni_env("ADD")), shim_config(sock_dir).decode()]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
     assert not set(done.stdout.split()) & FORBIDDEN
-    assert daemon.paths() == ["/readyz", "/cni"]
+    assert daemon.paths() == ["/cni"]
 
 
 # ---- the three ways to launch it --------------------------------------------------------------------------

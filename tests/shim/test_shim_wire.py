@@ -8,7 +8,7 @@ Checked here:
     for absurd nesting;
   * the HTTP client reads Content-Length bodies, chunked bodies (with extensions and trailers), bodies
     ended by closing the connection, skips 100 Continue, keeps a connection only when HTTP/1.1 without
-    ``Connection: close``, and sends /cni again on a new connection when a kept one was closed idle.
+    ``Connection: close``, and sends /cni again on a new connection when one was closed unanswered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import pytest
 from shim_daemon_double import RawDaemon, cni_env, shim_config
 
-from multus.shim.shim import Connection, ShimError, dumps, loads, post_cni, quote, run
+from multus.shim.shim import Connection, dumps, loads, quote, run
 
 TRICKY = [
     "",
@@ -138,18 +138,22 @@ def test_garbage_is_not_an_http_answer(sock_dir: str) -> None:
             Connection(f"{sock_dir}/s", 5).request("/a")
 
 
+NOT_READY = b"HTTP/1.1 503 Service Unavailable\r\nX-Multus-Readiness: not-ready\r\nContent-Length: 0\r\n\r\n"
+
+
 def test_a_kept_connection_closed_idle_is_retried_on_a_new_one(sock_dir: str) -> None:
-    # readyz answered on a kept connection, which the server then closes instead of answering /cni
-    with RawDaemon(f"{sock_dir}/multus.sock", [ok(b""), None, ok(b"")]) as raw:
-        code, out, err = run(cni_env("DEL"), shim_config(sock_dir))
+    # not ready; then readyz answered on a kept connection, which the server closes instead of answering /cni
+    with RawDaemon(f"{sock_dir}/multus.sock", [NOT_READY, ok(b""), None, ok(b"")]) as raw:
+        code, out, err = run(cni_env("CHECK"), shim_config(sock_dir, "0.4.0"))
     assert (code, out, err) == (0, b"", "")
     assert [(number, head.split(b" ")[1]) for number, head in raw.requests] == [
-        (1, b"/healthz"), (1, b"/cni"), (2, b"/cni")]
+        (1, b"/cni"), (2, b"/readyz"), (2, b"/cni"), (3, b"/cni")]
 
 
-def test_a_fresh_connection_closed_without_answer_is_an_error(sock_dir: str) -> None:
-    with RawDaemon(f"{sock_dir}/multus.sock", [None]):
-        with pytest.raises(ShimError) as caught:
-            post_cni(f"{sock_dir}/multus.sock", None, b"{}", "")
-    assert caught.value.code == 999
-    assert "closed the connection" in caught.value.details
+def test_no_answer_on_a_fresh_connection_twice_is_an_error(sock_dir: str) -> None:
+    with RawDaemon(f"{sock_dir}/multus.sock", [None, None]) as raw:
+        code, out, _ = run(cni_env("DEL"), shim_config(sock_dir))
+    error = json.loads(out)
+    assert (code, error["code"]) == (1, 999)
+    assert "closed the connection without answering" in error["details"]
+    assert [number for number, _ in raw.requests] == [1, 2]
