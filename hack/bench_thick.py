@@ -5,7 +5,8 @@ The daemon is the real ``multus-daemon`` command (so ``production_daemon``: pods
 informer caches), started with a daemon config like the thick DaemonSet's (``logLevel: verbose``,
 ``logToStderr``, ``connectionLimit`` 16, ``metricsPort``) plus ``clusterNetwork`` (a bridge conflist file),
 ``kubeconfig`` (the API server double), ``cniDir``, ``confDir`` and ``binDir``. The shim is the single-file
-launcher ``multus.shim.install.write_launcher`` writes (``#!python -IS``), exec'ed per call exactly as a
+launcher ``multus.shim.install.write_launcher`` writes (``#!python -IS``; the host's /usr/bin/python3 as
+the thick DaemonSet installs it, see ``--shim-python``), exec'ed per call exactly as a
 container runtime does: a clean environment with PATH and the CNI_* variables, and the multus-shim config
 on stdin (DEL also gets the ADD's result as ``prevResult``, as libcni's cache supplies it).
 
@@ -251,7 +252,8 @@ class ThickBench:
         self.compare_daemon: DaemonProcess | None = None
         from multus.shim.install import write_launcher
 
-        self.shim = str(write_launcher(workdir / "multus-shim", python=sys.executable, project_path=str(REPO)))
+        self.shim_python = args.shim_python or benchlib.host_shim_python()
+        self.shim = str(write_launcher(workdir / "multus-shim", python=self.shim_python, project_path=str(REPO)))
         self.bridge_bin = str(Path(args.plugins_dir) / "bridge")
         self.bridge_conf = bridge_conf("alone", "br-alone", "10.71.0.0/24", self.ipam)
         self.daemon: DaemonProcess | None = None
@@ -987,6 +989,7 @@ def inner(args: argparse.Namespace) -> int:
             churn = bench.churn(args.churn, args.concurrency, tag)
             bench.stop_daemon()
             report_latency(samples, its, bench.compare_tree)
+            print(f"  the shim launcher runs {bench.shim_python} -IS")
             report_requests(requests)
             report_burst(burst, args.burst, args.concurrency)
             report_memory(started, churn, args.concurrency)
@@ -1037,7 +1040,7 @@ def forwarded_options(args: argparse.Namespace) -> list[str]:
     options = benchlib.forwarded_options(
         args, always=("iterations", "burst", "churn", "concurrency", "profile", "plugins_dir", "log_level",
                       "api_latency"),
-        if_set=("cprofile", "tmp_base"), flags=("profile_only", "keep_workdir"))
+        if_set=("cprofile", "tmp_base", "shim_python"), flags=("profile_only", "keep_workdir"))
     return options + (["--compare-tree", str(Path(args.compare_tree).resolve())] if args.compare_tree else [])
 
 
@@ -1060,6 +1063,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="verbose", help="the daemon's logLevel (default verbose, as the "
                         "thick DaemonSet; its stderr goes to a file)")
     parser.add_argument("--plugins-dir", default=os.environ.get("MULTUS_TEST_CNI_PATH", "/usr/lib/cni"))
+    parser.add_argument("--shim-python", metavar="PATH",
+                        help="the interpreter in the shim launcher's #! line (default: the host's /usr/bin/python3 "
+                             "as the thick DaemonSet installs it, if it runs our bytecode; else this one)")
     parser.add_argument("--tmp-base", help="where configs, caches and leases go (default: $TMPDIR or /tmp)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the tmp dir (daemon log, spans)")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)

@@ -90,6 +90,22 @@ def compile_bytecode(packages: Sequence[Path]) -> None:
                    stdout=subprocess.DEVNULL)
 
 
+HOST_PYTHON = "/usr/bin/python3"  # what the thick DaemonSet's installer writes into the shim's #! line
+
+
+def host_shim_python() -> str:
+    """The interpreter the shim launcher should name: the host's /usr/bin/python3, as in production
+    (deployments/multus-daemonset-thick.yml installs it with ``--python /usr/bin/python3``), when it runs
+    the same bytecode as ours (else the launcher would compile its source at every call); else ours."""
+    if not os.access(HOST_PYTHON, os.X_OK):
+        return sys.executable
+    probe = "import importlib.util, sys; sys.stdout.write(importlib.util.MAGIC_NUMBER.hex())"
+    done = subprocess.run([HOST_PYTHON, "-IS", "-c", probe], capture_output=True, text=True, check=False)
+    import importlib.util
+
+    return HOST_PYTHON if done.stdout == importlib.util.MAGIC_NUMBER.hex() else sys.executable
+
+
 def bridge_conf(name: str, bridge: str, subnet: str, ipam_dir: Path) -> dict[str, Any]:
     """A bridge network with host-local IPAM (leases in ``ipam_dir``, a tmp dir of the bench)."""
     return {"cniVersion": "1.0.0", "name": name, "type": "bridge", "bridge": bridge, "isGateway": True,
