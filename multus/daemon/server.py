@@ -1,20 +1,28 @@
 """The unix-socket HTTP server: threads, the connection bound, keep-alive and graceful shutdown.
 
-**Back-pressure.** At most ``connection_limit`` connections are served at once, each on its own thread.
-The accept loop takes a slot *before* it calls ``accept()``, so when every slot is busy the daemon simply
-stops accepting: new connections wait in the kernel's listen backlog (:data:`BACKLOG`), costing no thread
-and no memory in the daemon. This is what Go's ``netutil.LimitListener`` does with ``connectionLimit``;
-here a bound applies even when the config sets none (``DEFAULT_CONNECTION_LIMIT``), because an unbounded
-burst after a node reboot is what drove Go's daemon into OOM loops.
+**Workers.** Connections are served by a pool of worker threads, each blocking in ``accept()`` on the
+listening socket and serving the connection it got (the kernel hands each connection to one waiting
+worker). A connection costs no thread start and no hand-over between threads: both were measurable on
+every pod's ADD. The pool starts small and grows by one whenever a worker takes a connection and none is
+left waiting, up to ``connection_limit``; workers live as long as the server.
 
-**Keep-alive.** HTTP/1.1 connections are kept open (Go's daemon disables keep-alive; our shim reuses its
-connection from ``/readyz`` to ``/cni``, Go's shim sends one request per connection; both work). A kept
-connection holds its slot, so it is closed after a response when a connection is already waiting in the
-backlog with every slot taken, when it idles for :data:`IDLE_TIMEOUT`, and during shutdown.
+**Back-pressure.** At most ``connection_limit`` connections are served at once, because there are at most
+that many workers and a worker accepts only when it is free: when every worker is busy, new connections
+wait in the kernel's listen backlog (:data:`BACKLOG`), costing no thread and no memory in the daemon.
+This is what Go's ``netutil.LimitListener`` does with ``connectionLimit``; here a bound applies even when
+the config sets none (``DEFAULT_CONNECTION_LIMIT``), because an unbounded burst after a node reboot is
+what drove Go's daemon into OOM loops.
+
+**Keep-alive.** HTTP/1.1 connections are kept open (Go's daemon disables keep-alive; our shim sends one
+request per connection, or reuses its ``/readyz`` connection when it had to wait; Go's shim sends one
+request per connection; all work). A kept connection holds its worker, so it is closed after a response
+when a connection is already waiting in the backlog with every worker busy, when it idles for
+:data:`IDLE_TIMEOUT`, and during shutdown.
 
 **Shutdown.** :meth:`DaemonServer.begin_drain` flips :attr:`draining` (``/readyz`` answers 500 from then
 on) while requests keep being served; :meth:`DaemonServer.wait_idle` waits for requests in flight;
-:meth:`DaemonServer.close` stops accepting, closes the remaining connections and removes the socket.
+:meth:`DaemonServer.close` stops accepting (``shutdown()`` of the listening socket wakes every worker
+blocked in ``accept()``), closes the remaining connections and removes the socket.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ log = logging.getLogger(__name__)
 BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 REQUEST_TIMEOUT = 10.0  # a new connection must send its request (and a body must arrive) within this
 IDLE_TIMEOUT = 2.0  # a kept-alive connection may idle this long between requests
+INITIAL_WORKERS = 2  # the pool grows from here as connections overlap
 
 App = Callable[[HttpRequest], HttpResponse]
 
@@ -67,18 +76,16 @@ class DaemonServer:
         self._backlog = backlog
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._slot_freed = threading.Condition(self._lock)
-        self._slots_used = 0  # connections being served, plus the one the accept loop reserved
+        self._workers: list[threading.Thread] = []
+        self._waiting = 0  # workers blocked in accept(), or about to be
         self._connections: set[socket.socket] = set()
         self._in_flight = 0
         self._listener: socket.socket | None = None
-        self._wake_r, self._wake_w = -1, -1
-        self._thread: threading.Thread | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind (0600) and listen, then accept on a background thread."""
+        """Bind (0600) and listen, then accept on the first workers."""
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if os.path.lexists(self.socket_path):
@@ -86,14 +93,13 @@ class DaemonServer:
             listener.bind(self.socket_path)
             os.chmod(self.socket_path, 0o600)
             listener.listen(self._backlog)
-            listener.setblocking(False)
         except OSError:
             listener.close()
             raise
         self._listener = listener
-        self._wake_r, self._wake_w = os.pipe()
-        self._thread = threading.Thread(target=self._accept_loop, name="multus-accept", daemon=True)
-        self._thread.start()
+        with self._lock:
+            for _ in range(min(INITIAL_WORKERS, self.connection_limit)):
+                self._add_worker()
         log.info("listening on %s (at most %d connections at once)", self.socket_path, self.connection_limit)
 
     def begin_drain(self) -> None:
@@ -111,25 +117,19 @@ class DaemonServer:
     def close(self) -> None:
         """Stop accepting, drop the remaining connections, remove the socket file. Idempotent."""
         self.draining.set()
-        with self._lock:
-            self._stop.set()
-            self._slot_freed.notify_all()
-        if self._wake_w >= 0:
-            os.write(self._wake_w, b"x")
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._stop.set()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes every worker blocked in accept() (EINVAL)
+            except OSError:
+                pass
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            _shutdown(conn)
+            _shutdown(conn)  # a worker still running a request ends when its handler returns
+        if listener is not None:
+            listener.close()
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:
@@ -144,49 +144,47 @@ class DaemonServer:
         with self._lock:
             return len(self._connections)
 
+    @property
+    def workers(self) -> int:
+        """Worker threads started so far (at most ``connection_limit``)."""
+        with self._lock:
+            return len(self._workers)
+
     # ---- connections -------------------------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        while self._reserve_slot():
-            conn = self._accept()
-            if conn is None:
-                self._free_slot()
+    def _add_worker(self) -> None:
+        """Start one more worker; the caller holds the lock."""
+        worker = threading.Thread(target=self._work, name=f"multus-conn-{len(self._workers) + 1}", daemon=True)
+        self._workers.append(worker)
+        self._waiting += 1
+        worker.start()
+
+    def _work(self) -> None:
+        while (conn := self._accept()) is not None:
+            try:
+                self._serve(conn)
+            finally:
+                with self._lock:
+                    self._waiting += 1
+
+    def _accept(self) -> socket.socket | None:
+        """This worker's next connection, or None once the server stops."""
+        while not self._stop.is_set() and (listener := self._listener) is not None:
+            try:
+                conn, _ = listener.accept()
+            except InterruptedError:
+                continue
+            except OSError as exc:
+                if self._stop.is_set():
+                    break
+                log.error("accept failed: %s", exc)  # e.g. EMFILE: back off rather than spin
+                time.sleep(0.1)
                 continue
             with self._lock:
                 self._connections.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), name="multus-conn", daemon=True).start()
-
-    def _reserve_slot(self) -> bool:
-        """Wait for a free slot before accepting (back-pressure); False once the server stops."""
-        with self._lock:
-            while self._slots_used >= self.connection_limit and not self._stop.is_set():
-                self._slot_freed.wait()
-            if self._stop.is_set():
-                return False
-            self._slots_used += 1
-            return True
-
-    def _free_slot(self) -> None:
-        with self._lock:
-            self._slots_used -= 1
-            self._slot_freed.notify()
-
-    def _accept(self) -> socket.socket | None:
-        """The next connection, or None when woken up to stop."""
-        listener = self._listener
-        while listener is not None and not self._stop.is_set():
-            readable, _, _ = select.select([listener.fileno(), self._wake_r], [], [])
-            if self._wake_r in readable:
-                return None
-            try:
-                conn, _ = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as exc:  # e.g. EMFILE: back off rather than spin
-                log.error("accept failed: %s", exc)
-                time.sleep(0.1)
-                continue
-            conn.setblocking(True)
+                self._waiting -= 1
+                if self._waiting == 0 and len(self._workers) < self.connection_limit and not self._stop.is_set():
+                    self._add_worker()  # keep one worker waiting for the next client while there is room
             return conn
         return None
 
@@ -200,7 +198,6 @@ class DaemonServer:
                 self._connections.discard(conn)
             _shutdown(conn)
             conn.close()
-            self._free_slot()
 
     def request_started(self) -> None:
         with self._lock:
@@ -215,8 +212,6 @@ class DaemonServer:
         if self.draining.is_set() or self._stop.is_set():
             return True
         with self._lock:
-            # Connections, not reserved slots: while the accept loop holds a free slot it takes the next
-            # client by itself, and only with every slot serving a connection does a client wait.
             full = len(self._connections) >= self.connection_limit
         listener = self._listener
         if not full or listener is None:

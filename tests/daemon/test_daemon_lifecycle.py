@@ -5,8 +5,9 @@ a counting wrapper around the real subprocess executor measures how many plugins
 the connection bound is for: plugin processes are what ran Go's daemon out of memory). No Kubernetes.
 Checked:
 
-* connectionLimit 2 with 8 concurrent slow ADDs: never more than 2 plugins or connections at once,
-  the other clients wait in the backlog, and every request completes;
+* connectionLimit 2 with 8 concurrent slow ADDs: never more than 2 plugins, connections or worker
+  threads at once, the other clients wait in the backlog, and every request completes; sequential
+  connections reuse the first workers, overlapping ones grow the pool;
 * SIGTERM-style stop: /readyz answers 500 at once (and a /cni our shim marked unchecked 503 not-ready)
   while an in-flight ADD still completes, then the socket file is gone and the shutdown hooks have run
   (last registered first);
@@ -106,10 +107,29 @@ def test_a_connection_limit_of_two_keeps_two_requests_in_flight_and_completes_al
         while any(t.is_alive() for t in threads):
             most_connections = max(most_connections, daemon.server.open_connections)
             time.sleep(0.01)
+        workers = daemon.server.workers
     assert statuses == [200] * 8
     assert executor.peak == 2
     assert most_connections <= 2
+    assert workers == 2  # one worker thread per connection served at once, never more
     assert len(slow.calls()) == 8
+
+
+def test_workers_are_reused_and_the_pool_grows_only_as_connections_overlap(tmp_path: Path, netns: str,
+                                                                           slow: FakePlugin) -> None:
+    slow.script(ADD={"sleep": 0.3, "stdout": SLOW_RESULT})
+    with running_daemon(config_for(tmp_path, slow, connectionLimit=16), executor=CountingExecutor(),
+                        kube_factory=SharedKube(environ={})) as daemon:
+        socket_path = daemon.config.socket_path
+        for _ in range(10):
+            assert post_once(socket_path, "/healthz").status == 200
+        assert daemon.server.workers == 2  # sequential connections: the same two workers
+        threads = [threading.Thread(target=add, args=(socket_path, netns, f"c{i}")) for i in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert 5 <= daemon.server.workers <= 7  # five at once, and one left waiting for the next client
 
 
 def test_stop_turns_readyz_500_lets_the_inflight_add_finish_then_removes_the_socket(
