@@ -16,19 +16,49 @@ build (~90 ms) alone exceeded the whole call's budget.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from multus.cni.errors import CniError, ErrorCode
-from multus.cni.types import v020, v040, v100
+from multus.cni.types import v100
 from multus.cni.types.convert import convert_result, to_current
 from multus.cni.types.fields import DecodeError, family_of
 from multus.cni.version import IMPLICIT_VERSION
 
+if TYPE_CHECKING:
+    from multus.cni.types import v020, v040
+
 __all__ = ["Result", "convert_result", "family_of", "parse_result", "to_current", "v020", "v040", "v100"]
 
-Result: TypeAlias = v020.Result | v040.Result | v100.Result
+# The 0.x families (v020, v040) are imported on first use, not here: a call whose plugins and config
+# speak 1.x (nearly all of them) never needs their five model classes, and building a frozen dataclass
+# costs ~0.5 ms per class in every plugin process. ``cnitypes.v020``, ``Result`` and
+# ``from multus.cni.types import v040`` work as before (module ``__getattr__`` below).
+if TYPE_CHECKING:
+    Result: TypeAlias = v020.Result | v040.Result | v100.Result
+else:
+    def __getattr__(name: str) -> Any:
+        if name in ("v020", "v040"):
+            import importlib
 
-_MODELS: dict[str, type[Result]] = {"020": v020.Result, "040": v040.Result, "100": v100.Result}
+            return importlib.import_module(f"{__name__}.{name}")
+        if name == "Result":  # the union at runtime, for code that inspects it rather than annotates with it
+            from multus.cni.types import v020, v040
+
+            return v020.Result | v040.Result | v100.Result
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _model(family: str) -> type[Result]:
+    """The model class of a family ("020", "040", "100"), importing a 0.x family on first use."""
+    if family == "100":
+        return v100.Result
+    if family == "040":
+        from multus.cni.types import v040
+
+        return v040.Result
+    from multus.cni.types import v020
+
+    return v020.Result
 
 
 def _decoding_error(msg: str, details: str = "") -> CniError:
@@ -59,7 +89,7 @@ def parse_result(data: bytes | str | dict[str, Any], default_version: str = "") 
     if version is not None and not isinstance(version, str):
         raise _decoding_error("decoding plugin result: cniVersion must be a string", f"got {version!r}")
     version = version or default_version or IMPLICIT_VERSION
-    model = _MODELS[family_of(version)]
+    model = _model(family_of(version))
     try:
         # Copy rather than edit the caller's dict when filling in the version.
         return model.from_dict({**obj, "cniVersion": version})

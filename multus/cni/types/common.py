@@ -18,7 +18,6 @@ from multus.cni.types.fields import (
     FieldError,
     as_cidr,
     as_int,
-    as_ip,
     as_str,
     as_strs,
     fix,
@@ -123,30 +122,6 @@ class DNS(WireModel):
         put(out, "domain", self.domain)
         put(out, "search", self.search)
         put(out, "options", self.options)
-        return out
-
-
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
-class Route(WireModel):
-    """A route as 0.1.0 through 0.4.0 know it: destination and optional gateway."""
-
-    dst: str
-    gw: str | None = None
-
-    def __post_init__(self) -> None:
-        fix(self, "dst", as_cidr)
-        fix(self, "gw", as_ip, optional=True)
-
-    @classmethod
-    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
-        mark = d.mark()
-        return d.build(
-            cls, path, mark, dst=d.required(obj, "dst", path, as_cidr), gw=d.field(obj, "gw", path, as_ip, None)
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"dst": self.dst}
-        put(out, "gw", self.gw)
         return out
 
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from multus.cni.errors import ResultConversionError
-from multus.cni.types import v020, v040, v100
+from multus.cni.types import v100
 from multus.cni.types.fields import family_of, ip_version
 from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION
 
-AnyResult = v020.Result | v040.Result | v100.Result
+if TYPE_CHECKING:
+    from multus.cni.types import v020, v040
+
+    AnyResult: TypeAlias = v020.Result | v040.Result | v100.Result
+
+# The steps that build a 0.x model import its module when they run (see multus.cni.types: the 0.x
+# families load only when a result must be converted to or from one of them).
 
 # The label an intermediate result carries while passing through the 0.4.0 family.
 _VIA_040 = "0.4.0"
@@ -29,6 +35,8 @@ def _relabel(result: AnyResult, to_version: str) -> AnyResult:
 
 
 def _v020_to_v040(result: v020.Result, to_version: str) -> v040.Result:
+    from multus.cni.types import v040
+
     slots: tuple[tuple[v020.IPConfig | None, v040.IpVersion], ...] = ((result.ip4, "4"), (result.ip6, "6"))
     configs = [(config, family) for config, family in slots if config]
     return v040.Result(
@@ -65,6 +73,8 @@ def _first_per_family(ips: tuple[v040.IPConfig, ...]) -> dict[int, v040.IPConfig
 
 
 def _v040_to_v020(result: v040.Result, to_version: str) -> v020.Result:
+    from multus.cni.types import v020
+
     first = _first_per_family(result.ips)
 
     def config(family: int) -> v020.IPConfig | None:
@@ -100,6 +110,8 @@ def _label(address: str) -> v040.IpVersion:
 
 
 def _v100_to_v040(result: v100.Result, to_version: str) -> v040.Result:
+    from multus.cni.types import v040
+
     # The 1.1.0-only fields (interface mtu/socketPath/pciID, route mtu/advmss/...) have no 0.x place.
     return v040.Result(
         cni_version=to_version,
@@ -129,7 +141,7 @@ def _v100_to_v020(result: v100.Result, to_version: str) -> v020.Result:
 
 
 # (from family, to family) -> step. Each step takes the model of its "from" family; convert_result
-# picks the row from the result's actual class, so the Any in the value type is never a lie.
+# picks the row from the result's own family, so the Any in the value type is never a lie.
 CONVERSIONS: dict[tuple[str, str], Callable[[Any, str], AnyResult]] = {
     ("020", "020"): _relabel,
     ("020", "040"): _v020_to_v040,
@@ -142,9 +154,6 @@ CONVERSIONS: dict[tuple[str, str], Callable[[Any, str], AnyResult]] = {
     ("100", "100"): _relabel,
 }
 
-_FAMILY_OF_MODEL: dict[type[AnyResult], str] = {v020.Result: "020", v040.Result: "040", v100.Result: "100"}
-
-
 def convert_result(result: AnyResult, to_version: str) -> AnyResult:
     """Return ``result`` labelled and shaped for ``to_version``; the same object if it already is."""
     if to_version not in ALL_VERSIONS:
@@ -154,7 +163,9 @@ def convert_result(result: AnyResult, to_version: str) -> AnyResult:
         )
     if result.cni_version == to_version:
         return result
-    step = CONVERSIONS[(_FAMILY_OF_MODEL[type(result)], family_of(to_version))]
+    # A model only ever holds a version of its own family (checked when it is built), so the version
+    # names the row as the model's class would.
+    step = CONVERSIONS[(family_of(result.cni_version), family_of(to_version))]
     return step(result, to_version)
 
 

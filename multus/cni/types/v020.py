@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import DNS, Route, WireModel, put
+from multus.cni.types.common import DNS, WireModel, put
 from multus.cni.types.fields import (
     Decoder,
     FieldError,
@@ -28,6 +28,7 @@ from multus.cni.types.fields import (
     tuple_of,
     version_in,
 )
+from multus.cni.types.v040 import Route
 
 __all__ = ["DNS", "IPConfig", "Result", "Route"]
 

@@ -18,14 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-from multus.cni.types.common import (
-    DNS,
-    HasInterfaceIndex,
-    InterfacesResult,
-    Route,
-    WireModel,
-    put,
-)
+from multus.cni.types.common import DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
 from multus.cni.types.fields import (
     Decoder,
     FieldError,
@@ -82,6 +75,35 @@ class Interface(WireModel):
         out: dict[str, Any] = {"name": self.name}
         put(out, "mac", self.mac)
         put(out, "sandbox", self.sandbox)
+        return out
+
+
+@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
+class Route(WireModel):
+    """A route as 0.1.0 through 0.4.0 know it: destination and optional gateway.
+
+    0.2.0 results use this class too (``v020.Route`` is this one), so routes pass between the two
+    families unchanged; it lives here rather than in ``common`` because 1.x has its own Route and a
+    1.x-only call should not build this one.
+    """
+
+    dst: str
+    gw: str | None = None
+
+    def __post_init__(self) -> None:
+        fix(self, "dst", as_cidr)
+        fix(self, "gw", as_ip, optional=True)
+
+    @classmethod
+    def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
+        mark = d.mark()
+        return d.build(
+            cls, path, mark, dst=d.required(obj, "dst", path, as_cidr), gw=d.field(obj, "gw", path, as_ip, None)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dst": self.dst}
+        put(out, "gw", self.gw)
         return out
 
 
