@@ -8,3 +8,7 @@
 The kubelet client lives in the top-level ``podresources`` package and the device-info spec library in
 ``devinfo``; this package is the only part of ``multus`` that uses them.
 """
+
+# Where device plugins and CNI plugins keep device-info files (the NPWG spec's directory). Here rather than
+# in deviceinfo.py so a call's context can name it without loading the device-info code.
+DEFAULT_DEVINFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo"

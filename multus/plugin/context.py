@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from multus.cni.invoke import PluginExecutor
 from multus.cni.runtime import CNIRuntime
-from multus.devices.deviceinfo import DEFAULT_DEVINFO_DIR
+from multus.devices import DEFAULT_DEVINFO_DIR
 from multus.devices.source import DeviceSource
 from multus.plugin.config import MultusNetConf
 from multus.plugin.k8s_args import K8sArgs
