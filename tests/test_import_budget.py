@@ -43,3 +43,37 @@ def imported_heavy_modules(module: str) -> list[str]:
 @pytest.mark.parametrize("module", PER_CALL_MODULES)
 def test_a_per_call_module_imports_no_heavy_library(module: str) -> None:
     assert imported_heavy_modules(module) == []
+
+
+def imported_modules(code: str) -> set[str]:
+    """The modules loaded after running ``code`` in a clean interpreter."""
+    probe = f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(json.loads(done.stdout))
+
+
+# Not heavy libraries, but code a thin call loads only when it needs it: every module and class a plugin
+# process imports is paid for again on each CNI call.
+NOT_AT_ENTRY = (
+    "multus.cni.types.v020",  # the 0.x result families: only to convert to or from those versions
+    "multus.cni.types.v040",
+    "multus.devices.deviceinfo",  # device-info files: only around a delegate's ADD/DEL
+    "multus.k8s.client",  # the Kubernetes client: only with a kubeconfig or in-cluster settings
+    "multus.plugin.add",  # the verbs: each loads on its own command
+    "multus.plugin.delete",
+)
+
+
+def test_the_thin_entry_point_loads_no_verb_or_optional_code() -> None:
+    assert imported_modules("import multus.plugin.entry") & set(NOT_AT_ENTRY) == set()
+
+
+def test_a_1x_result_round_trip_loads_no_0x_result_family() -> None:
+    loaded = imported_modules(
+        "from multus.cni.types import convert_result, parse_result\n"
+        "r = parse_result(b'{\"cniVersion\": \"1.0.0\", \"ips\": [{\"address\": \"10.1.0.5/24\"}]}')\n"
+        "convert_result(r, '1.1.0').to_json()")
+    assert {"multus.cni.types.v020", "multus.cni.types.v040"} & loaded == set()
+    assert "multus.cni.types.v040" in imported_modules(
+        "from multus.cni.types import convert_result, parse_result\n"
+        "convert_result(parse_result(b'{\"cniVersion\": \"1.0.0\"}'), '0.4.0')")

@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from multus import __version__
 from multus.cni import types as cnitypes
 from multus.cni.invoke import PluginExecutor
 from multus.cni.skel import CmdArgs, PluginFuncs, plugin_main
 from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION, PluginInfo
-from multus.devices.deviceinfo import DEFAULT_DEVINFO_DIR
+from multus.devices import DEFAULT_DEVINFO_DIR
 from multus.devices.source import DEFAULT_KUBELET_ROOT_DIR, DeviceSource, LazyPodResources
 from multus.logs import LogSettings, configure
 from multus.plugin.config import MultusNetConf, load_netconf
@@ -118,8 +118,31 @@ def run(argv: Sequence[str], environ: Mapping[str, str], **streams: Any) -> int:
     return plugin_main(plugin_funcs(environ), info, ABOUT, environ=environ, **streams)
 
 
-def main() -> None:
-    sys.exit(run(sys.argv[1:], os.environ))
+def main() -> NoReturn:
+    """The ``multus`` command (console script, thin bundle): one CNI call, then the process ends."""
+    exit_now(run(sys.argv[1:], os.environ))
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush what the call wrote, then leave without the interpreter's teardown.
+
+    A plugin process is over once its answer is out; finalizing a hundred-odd modules and their objects
+    only delays the runtime waiting for the exit (~2 ms per call). Nothing is lost: stdout and stderr are
+    flushed here, and ``logging.shutdown`` flushes and closes every handler (the log file included) as
+    the interpreter's exit would. For the command only: tests call :func:`run`, which returns.
+    """
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: what the interpreter's exit reports too
+        code = code or 120
+    logging = sys.modules.get("logging")  # loaded by any call that logs; ``-version`` never imports it
+    if logging is not None:
+        logging.shutdown()
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
