@@ -641,7 +641,7 @@ SPAN_POINTS: list[tuple[str, str, str, str]] = [
 TOTAL = "handler total"
 # The daemon's HTTP work around the handler, per connection (the shim's /readyz or /healthz, then /cni).
 HTTP_POINTS: list[tuple[str, str, str, str]] = [
-    ("http: request line + headers", "", "multus.daemon.connection", "HttpConnection.parse_request"),
+    ("http: request line + headers", "", "multus.daemon.connection", "HttpConnection._read_request_head"),
     ("http: body read", "", "multus.daemon.connection", "HttpConnection._read_body"),
     ("http: routing + probes + metrics", "", "multus.daemon.handlers", "Router.__call__"),
     ("http: response write", "", "multus.daemon.connection", "HttpConnection._write"),

@@ -123,7 +123,9 @@ def test_workers_are_reused_and_the_pool_grows_only_as_connections_overlap(tmp_p
         socket_path = daemon.config.socket_path
         for _ in range(10):
             assert post_once(socket_path, "/healthz").status == 200
-        assert daemon.server.workers == 2  # sequential connections: the same two workers
+        # Sequential connections: the first workers again (a client's next connection may arrive while
+        # the worker of its last one still waits for its end, hence possibly a third), not one per connection.
+        assert daemon.server.workers <= 3
         threads = [threading.Thread(target=add, args=(socket_path, netns, f"c{i}")) for i in range(5)]
         for thread in threads:
             thread.start()
