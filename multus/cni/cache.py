@@ -6,7 +6,8 @@ One file per attachment at ``<cacheDir>/results/<network>-<containerID>-<ifname>
      "networkName": ..., "netns": ..., "cniArgs": [[k, v], ...], "capabilityArgs": {...}, "result": {...}}
 
 DEL and CHECK read the cached result back as ``prevResult``; GC lists the cache to find attachments.
-Files are written atomically (temp file, fsync, rename) so a crash or a reboot never leaves a truncated one.
+Files are written atomically (temp file, rename; synced to disk before the call answers: see
+:mod:`multus.cni.durable`) so a reader never sees a truncated one.
 A file written by an old libcni holds only the bare result; it is still read as one.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from multus.cni.durable import write_atomically
 from multus.cni.errors import CniError, ErrorCode
 
 DEFAULT_CACHE_DIR = "/var/lib/cni"
@@ -94,7 +96,7 @@ class ResultCache:
         data = json.dumps(entry.to_dict()).encode()
         try:
             self.results_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomically(target, data, mode=0o600)
+            write_atomically(target, data, mode=0o600, deferrable=True)
         except OSError as exc:
             raise CniError(f"failed to write result cache {target}", str(exc), ErrorCode.IO_FAILURE) from exc
         return target
@@ -154,39 +156,3 @@ def _decode(target: Path, data: bytes, network_name: str, container_id: str, if_
         return CachedAttachment.from_dict(body)
     # An old libcni cached the bare result under the same name.
     return CachedAttachment(container_id=container_id, if_name=if_name, network_name=network_name, result=body)
-
-
-def _create_temp_file(target: Path) -> tuple[int, str]:
-    """A new mode-0600 file ``.<name>.<random>.tmp`` beside ``target``, created exclusively as mkstemp does.
-
-    Not ``tempfile.mkstemp`` itself: importing tempfile pulls in shutil and random (~3 ms), paid by every
-    thin-plugin ADD, which writes caches.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    for _ in range(100):
-        tmp_name = os.path.join(target.parent, f".{target.name}.{os.urandom(6).hex()}.tmp")
-        try:
-            return os.open(tmp_name, flags, 0o600), tmp_name
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temp file name beside {target}")
-
-
-def write_atomically(target: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``target`` through a synced temp file in the same directory and a rename."""
-    fd, tmp_name = _create_temp_file(target)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            # fdatasync: the data (and the size that finds it) must be on disk before the rename makes
-            # the file visible; its timestamps need not be, which saves a metadata write per cache entry.
-            os.fdatasync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise

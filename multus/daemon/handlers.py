@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from multus.cni import types as cnitypes
+from multus.cni.durable import deferred_syncs
 from multus.cni.errors import CniError, ConfigError
 from multus.cni.invoke import PluginExecutor
 from multus.daemon import wire
@@ -115,8 +116,9 @@ class Handlers:
                 # done (after its own API writes), as Go's asynchronous event recorder does.
                 batch = self._events.batch(ctx.kube)
                 events = KubeEventSink(batch)
-            result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
-                                  events=events))
+            with deferred_syncs():  # caches reach the disk while plugins run; waited for before answering
+                result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
+                                      events=events))
         except CniError as exc:
             log.info("%s finished CNI request %s, err: %s", call.command, call.describe(), exc)
             if call.command == "ADD":
@@ -152,7 +154,8 @@ class Handlers:
                 return wire.text_response(400, f"unknown cmd type: {call.command}")
             k8s = _runtime_k8s_args(call)
             log.info("%s starting delegate request %s", call.command, call.describe())
-            result = self._run_delegate(call, k8s, body.interface_attributes)  # timed per delegate
+            with deferred_syncs():
+                result = self._run_delegate(call, k8s, body.interface_attributes)  # timed per delegate
             log.info("%s finished delegate request %s", call.command, call.describe())
             if call.command == "ADD" and result is not None:
                 return wire.add_response(result, version)

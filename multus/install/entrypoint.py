@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from multus.cni.cache import write_atomically
+from multus.cni.durable import write_atomically
 from multus.daemon.autoconfig.generate import OUTPUT_NAMES
 from multus.daemon.autoconfig.primary import PrimaryConfigError, read_primary, select_primary
 from multus.install.binaries import copy_binary

@@ -24,7 +24,7 @@ import json
 import os
 from pathlib import Path
 
-from multus.cni.cache import write_atomically
+from multus.cni.durable import write_atomically
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 

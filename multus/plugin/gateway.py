@@ -33,7 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from multus.cni.cache import ResultCache, write_atomically
+from multus.cni.cache import ResultCache
+from multus.cni.durable import write_atomically
 from multus.cni.errors import CniError, ConfigError, ErrorCode
 from multus.plugin.status import default_route_family, go_ip
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from multus.cni.cache import write_atomically
+from multus.cni.durable import write_atomically
 from multus.cni.errors import CniError, ErrorCode
 from multus.plugin.delegate import Delegate
 
@@ -28,7 +28,8 @@ def save_delegates(cni_dir: str, container_id: str, delegates: list[Delegate]) -
     path = scratch_path(cni_dir, container_id)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomically(path, json.dumps([d.to_cache() for d in delegates]).encode(), mode=0o600)
+        write_atomically(path, json.dumps([d.to_cache() for d in delegates]).encode(), mode=0o600,
+                         deferrable=True)
     except OSError as exc:
         raise ScratchCacheError("error saving the delegates",
                                 f"saveScratchNetConf: failed to write {path}: {exc}") from exc

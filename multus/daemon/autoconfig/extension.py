@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from multus.cni.cache import write_atomically
+from multus.cni.durable import write_atomically
 from multus.daemon.autoconfig.manager import DEFAULT_POLL_INTERVAL, ConfigManager
 
 log = logging.getLogger(__name__)

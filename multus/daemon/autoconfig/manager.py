@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from multus.cni.cache import write_atomically
+from multus.cni.durable import write_atomically
 from multus.daemon.autoconfig.generate import OUTPUT_NAMES, GeneratedConfig, render
 from multus.daemon.autoconfig.primary import PrimaryConfigError, read_primary, select_primary
 from multus.daemon.autoconfig.settings import AutoconfigError, AutoconfigSettings
