@@ -40,13 +40,6 @@ from multus.plugin.nads import (
     pod_namespace,
     wrap,
 )
-from multus.plugin.selection import (
-    DEFAULT_NETWORK_ANNOTATION,
-    NETWORKS_ANNOTATION,
-    check_namespace_isolation,
-    parse_default_network,
-    parse_network_selections,
-)
 
 if TYPE_CHECKING:
     from multus.plugin.config import MultusNetConf
@@ -168,6 +161,10 @@ def _pod_default_network(conf: MultusNetConf, reader: NadReader, pod: dict[str, 
                          events: EventSink | None, allocator: DeviceAllocator | None) -> Delegate | None:
     """The ``default-network`` annotation's NAD as the new master (namespace defaults to multusNamespace;
     no namespace isolation). Its interface request renames the master."""
+    # The annotation parser (its NetworkSelection model, regexes) loads only for a pod's annotations:
+    # a call with static delegates never needs it.
+    from multus.plugin.selection import DEFAULT_NETWORK_ANNOTATION, parse_default_network
+
     selection = parse_default_network(pod_annotations(pod).get(DEFAULT_NETWORK_ANNOTATION, ""),
                                       conf.multus_namespace)
     if selection is None:
@@ -183,6 +180,8 @@ def _pod_default_network(conf: MultusNetConf, reader: NadReader, pod: dict[str, 
 def _pod_networks(conf: MultusNetConf, reader: NadReader, pod: dict[str, Any],
                   events: EventSink | None, allocator: DeviceAllocator | None) -> list[Delegate]:
     """The ``networks`` annotation's NADs in order (GetNetworkDelegates), after namespace isolation."""
+    from multus.plugin.selection import NETWORKS_ANNOTATION, check_namespace_isolation, parse_network_selections
+
     namespace = pod_namespace(pod)
     selections = parse_network_selections(pod_annotations(pod).get(NETWORKS_ANNOTATION, ""), namespace)
     if conf.namespace_isolation:
