@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from multus.cni.errors import CniError, ConfigError
 from multus.cni.validation import validate_network_name
@@ -92,9 +91,12 @@ def _decode_object(data: bytes | str | dict[str, Any], what: str) -> dict[str, A
     return decoded
 
 
-@dataclass(frozen=True)
-class NetworkConfig:
-    """One plugin's configuration, as a .conf file or as a member of a list."""
+class NetworkConfig(NamedTuple):
+    """One plugin's configuration, as a .conf file or as a member of a list.
+
+    This and :class:`NetworkConfigList` are NamedTuples (immutable, compared by value) rather than
+    frozen dataclasses: every plugin process defines them, and a dataclass costs ~0.5 ms to create.
+    """
 
     raw: dict[str, Any]
     type: str
@@ -124,8 +126,7 @@ class NetworkConfig:
         return json.dumps(self.raw).encode()
 
 
-@dataclass(frozen=True)
-class NetworkConfigList:
+class NetworkConfigList(NamedTuple):
     """A network: a name, a version and the chain of plugins run in order on ADD."""
 
     raw: dict[str, Any]

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from multus.cni import types as cnitypes
 from multus.cni.args import format_cni_args
@@ -51,21 +51,23 @@ VALID_ATTACHMENTS_KEY = "cni.dev/valid-attachments"
 LEGACY_ATTACHMENTS_KEY = "cni.dev/attachments"
 
 
-@dataclass(frozen=True)
-class RuntimeConf:
-    """One attachment: which container, namespace and interface, and the arguments for its plugins."""
+class RuntimeConf(NamedTuple):
+    """One attachment: which container, namespace and interface, and the arguments for its plugins.
+
+    This and :class:`Attachment` are NamedTuples (immutable, compared by value) rather than frozen
+    dataclasses: every plugin process defines them, and a dataclass costs ~0.5 ms to create at import.
+    """
 
     container_id: str = ""
     netns: str = ""
     if_name: str = ""
     args: tuple[tuple[str, str], ...] = ()
-    capability_args: Mapping[str, Any] = field(default_factory=dict)
+    capability_args: Mapping[str, Any] = MappingProxyType({})  # one shared default, so read-only
     # Overrides the runtime's cache directory for this attachment (libcni's RuntimeConf.CacheDir).
     cache_dir: str | None = None
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     """A (container, interface) pair that GC must keep."""
 
     container_id: str

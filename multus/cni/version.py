@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from multus.cni.errors import CniError, ErrorCode, VersionError
 
@@ -59,12 +58,15 @@ def decode_version(config: bytes | str | dict[str, Any]) -> str:
     return version or IMPLICIT_VERSION
 
 
-@dataclass(frozen=True)
-class PluginInfo:
-    """A plugin's answer to VERSION."""
+class PluginInfo(NamedTuple):
+    """A plugin's answer to VERSION.
+
+    A NamedTuple (immutable, compared by value) rather than a frozen dataclass: every plugin process
+    defines it, and a dataclass costs ~0.5 ms to create at import.
+    """
 
     cni_version: str = CURRENT_VERSION
-    supported_versions: tuple[str, ...] = field(default=ALL_VERSIONS)
+    supported_versions: tuple[str, ...] = ALL_VERSIONS
 
     def to_dict(self) -> dict[str, Any]:
         return {"cniVersion": self.cni_version, "supportedVersions": list(self.supported_versions)}

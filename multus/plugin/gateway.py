@@ -30,8 +30,7 @@ import ipaddress
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from multus.cni.cache import ResultCache
 from multus.cni.durable import write_atomically
@@ -54,12 +53,13 @@ _FLAT_VERSIONS = ("0.3.0", "0.3.1", "0.4.0")  # and every version from 1.0.0 on
 _V020_VERSIONS = ("0.1.0", "0.2.0")
 
 
-@dataclass(frozen=True)
-class GatewayPlan:
+class GatewayPlan(NamedTuple):
     """What to do with one delegate's default routes after its ADD.
 
     ``delete_v4``/``delete_v6``: drop the interface's default routes of that family.
     ``gateways``: add a default route via each (canonical addresses, in request order).
+    A NamedTuple rather than a frozen dataclass: every ADD process defines it, and a dataclass costs
+    ~0.5 ms to create at import.
     """
 
     delete_v4: bool = False

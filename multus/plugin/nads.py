@@ -14,9 +14,8 @@ Error texts are Go's where the behaviour notes give them: operators grep logs fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from multus.cni.errors import CniError
 from multus.cni.netconf import conf_files, conflist_from_file
@@ -63,9 +62,11 @@ def wrap(prefix: str, exc: BaseException) -> ResolveError:
     return ResolveError(f"{prefix}{exc}")
 
 
-@dataclass(frozen=True)
-class NetworkRef:
-    """A network named by Multus's own config (clusterNetwork, defaultNetworks): no pod requests."""
+class NetworkRef(NamedTuple):
+    """A network named by Multus's own config (clusterNetwork, defaultNetworks): no pod requests.
+
+    A NamedTuple, not a frozen dataclass, for the per-process cost of creating the class (~0.4 ms).
+    """
 
     name: str
     namespace: str
