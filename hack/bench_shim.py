@@ -7,13 +7,14 @@ them alike; the environment is what a runtime gives a plugin (PATH and CNI_*), n
 
 Launches:
   launcher            ``write_launcher``'s file: ``#!python -IS`` running the embedded compiled code
+  launcher (host)     the same naming the host's /usr/bin/python3, as the thick DaemonSet installs it
   plain script        ``#!python -IS`` + the module's source: what the launcher costs when the bytecode
                       magic differs and it compiles its embedded source
   console script      pip's ``multus-shim`` wrapper (site, then ``from multus.shim.shim import main``)
   python -m           ``python -m multus.shim``
 
 Calls: VERSION (answered locally: start-up and exit) and ADD against an in-process daemon double on a
-unix socket that answers at once (``/readyz`` then ``/cni``, ``Connection: close`` like Go's daemon)
+unix socket that answers ``/cni`` at once (``Connection: close`` like Go's daemon)
 with the extension header (our daemon: body printed verbatim) or without it (Go's daemon: the shim
 decodes and converts the result, importing json and multus.cni.types). References: ``python -IS -c
 pass`` and a Go CNI plugin's VERSION (the Go start-up floor on this machine), if one is installed.
@@ -39,6 +40,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import benchlib  # noqa: E402
 
 from multus.shim.install import write_launcher  # noqa: E402
 
@@ -118,6 +121,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="shimbench-", dir="/tmp"))
     try:
         launcher = str(write_launcher(work / "multus-shim"))
+        # What the thick DaemonSet installs: the host's python3 in the #! line (if it runs our bytecode).
+        host_python = benchlib.host_shim_python()
+        host_launcher = (str(write_launcher(work / "multus-shim-host", python=host_python))
+                         if host_python != sys.executable else None)
         plain = work / "multus-shim-plain"  # what the launcher falls back to: the source as a script
         plain.write_text(f"#!{sys.executable} -IS\n" + (REPO / "multus/shim/shim.py").read_text().replace(
             '_PROJECT_PATH = ""', f"_PROJECT_PATH = {str(REPO)!r}"))
@@ -129,6 +136,7 @@ def main() -> int:
 
         launches = {
             "launcher": [launcher],
+            **({f"launcher ({host_python})": [host_launcher]} if host_launcher else {}),
             "plain script": [str(plain)],
             "console script": [str(Path(sys.executable).parent / "multus-shim")],
             "python -m": [sys.executable, "-m", "multus.shim"],
