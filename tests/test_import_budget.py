@@ -60,6 +60,7 @@ NOT_AT_ENTRY = (
     "multus.devices.deviceinfo",  # device-info files: only around a delegate's ADD/DEL
     "multus.k8s.client",  # the Kubernetes client: only with a kubeconfig or in-cluster settings
     "multus.plugin.selection",  # the networks-annotation parser: only for a pod's annotations (or IP=)
+    "multus.plugin.config_options",  # runtimeConfig / logOptions structs: only when the config has them
     "multus.plugin.add",  # the verbs: each loads on its own command
     "multus.plugin.delete",
 )

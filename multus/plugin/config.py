@@ -15,7 +15,7 @@ cost more (~90 ms) than the whole call may take. The Go-JSON helpers (``go_quote
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from multus.cni.errors import ConfigError
 from multus.cni.version import ALL_VERSIONS
@@ -23,6 +23,7 @@ from multus.plugin.gojson import (
     JsonTypeError,
     decode_fields,
     decode_json,
+    decode_struct,
     go_json_error,
     go_json_type,
     go_marshal,
@@ -31,11 +32,12 @@ from multus.plugin.gojson import (
     list_of,
     map_of,
     read_bool,
-    read_int,
     read_object,
     read_str,
-    struct_of,
 )
+
+if TYPE_CHECKING:
+    from multus.plugin.config_options import Bandwidth, LogOptions, PortMapping, RuntimeConfig
 
 __all__ = [
     "DEFAULT_BIN_DIR", "DEFAULT_CNI_DIR", "DEFAULT_CONF_DIR", "DEFAULT_DAEMON_SOCKET_DIR",
@@ -54,75 +56,27 @@ DEFAULT_NON_ISOLATED_NAMESPACES: tuple[str, ...] = ("default",)
 DEFAULT_DAEMON_SOCKET_DIR = "/run/multus/"
 
 
-@dataclass(frozen=True)
-class PortMapping:
-    """One ``portMappings`` entry (runtimeConfig capability and selection-element key)."""
+# runtimeConfig and logOptions are decoded by structs of multus.plugin.config_options, imported when a
+# config has the key (see that module); their names are still importable from here.
+def _read_log_options(value: Any, path: str) -> LogOptions:
+    from multus.plugin.config_options import LogOptions
 
-    host_port: int = json_field(read_int, 0, key="hostPort")
-    container_port: int = json_field(read_int, 0, key="containerPort")
-    protocol: str = json_field(read_str, "")
-    host_ip: str = json_field(read_str, "", key="hostIP")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Go's shape: both ports always, ``protocol``/``hostIP`` only when set."""
-        out: dict[str, Any] = {"hostPort": self.host_port, "containerPort": self.container_port}
-        if self.protocol:
-            out["protocol"] = self.protocol
-        if self.host_ip:
-            out["hostIP"] = self.host_ip
-        return out
+    return decode_struct(LogOptions, value, path)
 
 
-@dataclass(frozen=True)
-class Bandwidth:
-    """The ``bandwidth`` capability: rates and bursts as plain integers."""
+def _read_runtime_config(value: Any, path: str) -> RuntimeConfig:
+    from multus.plugin.config_options import RuntimeConfig
 
-    ingress_rate: int = json_field(read_int, 0, key="ingressRate")
-    ingress_burst: int = json_field(read_int, 0, key="ingressBurst")
-    egress_rate: int = json_field(read_int, 0, key="egressRate")
-    egress_burst: int = json_field(read_int, 0, key="egressBurst")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ingressRate": self.ingress_rate, "ingressBurst": self.ingress_burst,
-                "egressRate": self.egress_rate, "egressBurst": self.egress_burst}
+    return decode_struct(RuntimeConfig, value, path)
 
 
-@dataclass(frozen=True)
-class LogOptions:
-    """Log rotation overrides; ``None`` means "keep the logger's default"."""
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> Any:
+        if name in ("Bandwidth", "LogOptions", "PortMapping", "RuntimeConfig"):
+            from multus.plugin import config_options
 
-    max_age: int | None = json_field(read_int, key="maxAge")
-    max_size: int | None = json_field(read_int, key="maxSize")
-    max_backups: int | None = json_field(read_int, key="maxBackups")
-    compress: bool | None = json_field(read_bool)
-
-
-@dataclass(frozen=True)
-class RuntimeConfig:
-    """Top-level ``runtimeConfig``: the capability args every delegate starts from (§5)."""
-
-    port_mappings: list[PortMapping] = json_field(list_of(struct_of(PortMapping)), key="portMappings", factory=list)
-    bandwidth: Bandwidth | None = json_field(struct_of(Bandwidth))
-    ips: list[str] = json_field(list_of(read_str), factory=list)
-    mac: str = json_field(read_str, "")
-    infiniband_guid: str = json_field(read_str, "", key="infinibandGUID")
-    device_id: str = json_field(read_str, "", key="deviceID")
-    cni_device_info_file: str = json_field(read_str, "", key="CNIDeviceInfoFile")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Only the non-empty values: Go's omitempty shape, which is also the CapabilityArgs rule."""
-        out: dict[str, Any] = {}
-        if self.port_mappings:
-            out["portMappings"] = [p.to_dict() for p in self.port_mappings]
-        if self.bandwidth is not None:
-            out["bandwidth"] = self.bandwidth.to_dict()
-        if self.ips:
-            out["ips"] = list(self.ips)
-        for key, value in (("mac", self.mac), ("infinibandGUID", self.infiniband_guid),
-                           ("deviceID", self.device_id), ("CNIDeviceInfoFile", self.cni_device_info_file)):
-            if value:
-                out[key] = value
-        return out
+            return getattr(config_options, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # An empty directory or namespace would send lookups to the cwd or nowhere; Go puts the default back.
@@ -158,8 +112,8 @@ class MultusNetConf:
     log_file: str = json_field(read_str, "", key="logFile")
     log_level: str = json_field(read_str, "", key="logLevel")
     log_to_stderr: bool = json_field(read_bool, True, key="logToStderr")
-    log_options: LogOptions | None = json_field(struct_of(LogOptions), key="logOptions")
-    runtime_config: RuntimeConfig | None = json_field(struct_of(RuntimeConfig), key="runtimeConfig")
+    log_options: LogOptions | None = json_field(_read_log_options, key="logOptions")
+    runtime_config: RuntimeConfig | None = json_field(_read_runtime_config, key="runtimeConfig")
     readiness_indicator_file: str = json_field(read_str, "", key="readinessindicatorfile")
     namespace_isolation: bool = json_field(read_bool, False, key="namespaceIsolation")
     global_namespaces: str = json_field(read_str, "", key="globalNamespaces")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from multus.cni.errors import CniError
-from multus.plugin.config import Bandwidth, PortMapping
+from multus.plugin.config_options import Bandwidth, PortMapping
 from multus.plugin.gojson import (
     JsonTypeError,
     decode_json,

@@ -385,3 +385,12 @@ def test_config_errors_are_cni_errors_with_code_7() -> None:
     err = load_error({})
     assert isinstance(err, CniError) and err.code == 7
     assert json.loads(err.to_json())["code"] == 7
+
+
+def test_runtime_config_and_log_options_structs_are_still_exported_by_the_config_module() -> None:
+    from multus.plugin import config, config_options
+
+    for name in ("Bandwidth", "LogOptions", "PortMapping", "RuntimeConfig"):
+        assert getattr(config, name) is getattr(config_options, name)
+    with pytest.raises(AttributeError):
+        _ = config.NoSuchThing  # type: ignore[attr-defined]
