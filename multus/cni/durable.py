@@ -95,6 +95,24 @@ def deferred_syncs() -> Iterator[None]:
                 log.error("could not sync %s to disk: %s", sync.path, sync.error)
 
 
+def current_scope() -> list[_Sync] | None:
+    """The deferred syncs of the call running on this thread (None outside a scope), to hand to helper
+    threads of the same call with :func:`joined`."""
+    pending: list[_Sync] | None = getattr(_scope, "pending", None)
+    return pending
+
+
+@contextmanager
+def joined(scope: list[_Sync] | None) -> Iterator[None]:
+    """On a helper thread of a call: its deferrable writes join ``scope`` (the call's exit waits for them)."""
+    outer = getattr(_scope, "pending", None)
+    _scope.pending = scope
+    try:
+        yield
+    finally:
+        _scope.pending = outer
+
+
 def _create_temp_file(target: Path) -> tuple[int, str]:
     """A new mode-0600 file ``.<name>.<random>.tmp`` beside ``target``, created exclusively as mkstemp does.
 

@@ -10,9 +10,11 @@ network-status annotation. The master's result is what the runtime gets.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+from multus.cni import durable
 from multus.cni import types as cnitypes
 from multus.cni.errors import CniError
 from multus.devices import deviceinfo
@@ -88,31 +90,117 @@ def resolve_delegates(ctx: CallContext, pod: dict[str, Any] | None,
 
 
 def add_all(ctx: CallContext, delegates: list[Delegate], pod: dict[str, Any] | None) -> list[Attached]:
+    """ADD every delegate (one at a time, as Go, unless ``delegateConcurrency`` allows more)."""
+    if ctx.conf.delegate_concurrency > 1 and len(delegates) > 1:
+        return add_concurrently(ctx, delegates, pod, ctx.conf.delegate_concurrency)
     attached: list[Attached] = []
     for index, delegate in enumerate(delegates):
-        cni_file = deviceinfo.cni_file_of(dict(runtime_conf_for(ctx, delegate, index, for_add=True).capability_args))
-        deviceinfo.copy_from_device_plugin(delegate, cni_file, ctx.devinfo_dir)
         try:
-            rt, result = delegate_add(ctx, delegate, index)
+            one = attach(ctx, delegate, index)
         except DelegateNotRun:
             roll_back(ctx, delegates, index, failed_ran=False)
             raise
         except CniError as exc:
             roll_back(ctx, delegates, index)
-            if delegate.resource_name and not delegate.device_id:
-                raise CniError(exc.msg, "; ".join(filter(None, [exc.details,
-                               delegate_failure_hint(delegate.resource_name)])), exc.code) from exc
-            raise
-        device_info = deviceinfo.read_for_status(delegate, cni_file, from_sysfs=ctx.device_info_from_sysfs,
-                                                 sysfs_root=ctx.sysfs_root)
-        current = cnitypes.to_current(result)
-        fix_default_route(ctx, delegate, rt.if_name, current)
-        if pod is not None:
-            message = added_interface_message(rt.if_name, current, delegate.name)
-            if message:
-                ctx.events.emit(pod, "Normal", "AddedInterface", message)
-        attached.append(Attached(delegate, rt.if_name, result, current, device_info))
+            raise with_device_hint(delegate, exc) from exc
+        settle(ctx, one, pod)
+        attached.append(one)
     return attached
+
+
+def attach(ctx: CallContext, delegate: Delegate, index: int) -> Attached:
+    """One delegate's ADD, with its device-info: copied from the device plugin's before, read after."""
+    cni_file = deviceinfo.cni_file_of(dict(runtime_conf_for(ctx, delegate, index, for_add=True).capability_args))
+    deviceinfo.copy_from_device_plugin(delegate, cni_file, ctx.devinfo_dir)
+    rt, result = delegate_add(ctx, delegate, index)
+    device_info = deviceinfo.read_for_status(delegate, cni_file, from_sysfs=ctx.device_info_from_sysfs,
+                                             sysfs_root=ctx.sysfs_root)
+    return Attached(delegate, rt.if_name, result, cnitypes.to_current(result), device_info)
+
+
+def settle(ctx: CallContext, one: Attached, pod: dict[str, Any] | None) -> None:
+    """After a delegate's ADD: its default-route edits and its AddedInterface event."""
+    fix_default_route(ctx, one.delegate, one.ifname, one.current)
+    if pod is not None:
+        message = added_interface_message(one.ifname, one.current, one.delegate.name)
+        if message:
+            ctx.events.emit(pod, "Normal", "AddedInterface", message)
+
+
+def with_device_hint(delegate: Delegate, exc: CniError) -> CniError:
+    """A delegate's failure; for a device network that got no device ID, what the operator should check."""
+    if delegate.resource_name and not delegate.device_id:
+        return CniError(exc.msg, "; ".join(filter(None, [exc.details, delegate_failure_hint(delegate.resource_name)])),
+                        exc.code)
+    return exc
+
+
+def add_concurrently(ctx: CallContext, delegates: list[Delegate], pod: dict[str, Any] | None,
+                     limit: int) -> list[Attached]:
+    """ADD up to ``limit`` delegates at once (``delegateConcurrency``), for pods whose plugins are slow.
+
+    Everything that decides *what* runs is as in the sequential order: interface names, device IDs and
+    the scratch cache are fixed before; the result, network-status and events keep delegate order;
+    default-route edits and events come after every ADD has finished, in delegate order. Interface names
+    are checked for duplicates up front (one at a time, the second of a pair fails its name check). On
+    any failure, no further delegate starts, every delegate whose plugin ran is DELed (last first), and
+    the failure of the lowest index is reported.
+    """
+    try:
+        refuse_duplicate_ifnames(ctx, delegates)
+    except DelegateNotRun:
+        undo(ctx, delegates, [], failed=set())  # nothing ran: only the scratch cache goes
+        raise
+    outcomes: list[Attached | BaseException | None] = [None] * len(delegates)
+    pending = iter(range(len(delegates)))
+    lock = threading.Lock()
+    failed = threading.Event()
+    syncs = durable.current_scope()
+
+    def work() -> None:
+        with durable.joined(syncs):  # cache writes of this call sync in the background, as on its thread
+            while not failed.is_set():
+                with lock:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                try:
+                    outcomes[index] = attach(ctx, delegates[index], index)
+                except BaseException as exc:  # handed to the calling thread, never lost in a worker
+                    outcomes[index] = exc
+                    failed.set()
+
+    helpers = [threading.Thread(target=work, name=f"multus-delegate-{n}", daemon=True)
+               for n in range(1, min(limit, len(delegates)))]
+    for helper in helpers:
+        helper.start()
+    work()
+    for helper in helpers:
+        helper.join()
+    attached = [o for o in outcomes if isinstance(o, Attached)]
+    if len(attached) != len(delegates):
+        ran = [i for i, o in enumerate(outcomes) if o is not None and not isinstance(o, DelegateNotRun)]
+        index, error = next((i, o) for i, o in enumerate(outcomes) if isinstance(o, BaseException))
+        undo(ctx, delegates, ran[::-1], failed={i for i, o in enumerate(outcomes) if isinstance(o, BaseException)})
+        if isinstance(error, CniError) and not isinstance(error, DelegateNotRun):
+            raise with_device_hint(delegates[index], error) from error
+        raise error
+    for one in attached:
+        settle(ctx, one, pod)
+    return attached
+
+
+def refuse_duplicate_ifnames(ctx: CallContext, delegates: list[Delegate]) -> None:
+    """Two delegates asking for one interface name: the later one's name check would fail in order."""
+    seen: set[str] = set()
+    for index, delegate in enumerate(delegates):
+        ifname = runtime_conf_for(ctx, delegate, index, for_add=True).if_name
+        if ifname in seen:
+            plugin_type = delegate.network(ctx.conf.cni_version).plugins[0].type
+            raise DelegateNotRun(f"[{ctx.pod_ref}:{delegate.name}]: error adding container to network "
+                                 f'"{delegate.name}": DelegateAdd: cannot set "{plugin_type}" interface name to '
+                                 f'"{ifname}": validateIfName: interface name {ifname} already exists')
+        seen.add(ifname)
 
 
 def roll_back(ctx: CallContext, delegates: list[Delegate], failed: int, *, failed_ran: bool = True) -> None:
@@ -120,18 +208,25 @@ def roll_back(ctx: CallContext, delegates: list[Delegate], failed: int, *, faile
 
     The failed delegate is included: a plugin may have allocated an address before it failed. Not so
     when it was refused before its plugin ran (``failed_ran=False``: its interface name was taken): Go
-    DELs it too, and its plugin then deletes the link of that name, which was never its own. The
-    scratch cache goes too, unless the DEL of a delegate that had been added failed: then the runtime's
-    DEL retries from it. (The failed delegate's own DEL often fails for the reason its ADD did, e.g. a
-    bad config; keeping the cache for that would make every later DEL fail the same way.)
+    DELs it too, and its plugin then deletes the link of that name, which was never its own.
+    """
+    undo(ctx, delegates, list(range(failed if failed_ran else failed - 1, -1, -1)), failed={failed})
+
+
+def undo(ctx: CallContext, delegates: list[Delegate], indices: list[int], failed: set[int]) -> None:
+    """DEL the delegates at ``indices``, in that order, and their device-info files.
+
+    The scratch cache goes too, unless the DEL of a delegate that had been added failed: then the
+    runtime's DEL retries from it. (A failed delegate's own DEL often fails for the reason its ADD did,
+    e.g. a bad config; keeping the cache for that would make every later DEL fail the same way.)
     """
     clean = True
-    for index in range(failed if failed_ran else failed - 1, -1, -1):
+    for index in indices:
         try:
             rt = delegate_del(ctx, delegates[index], index)
         except CniError as exc:
             log.error("rollback: %s", exc)
-            clean = clean and index == failed
+            clean = clean and index in failed
             rt = runtime_conf_for(ctx, delegates[index], index, for_add=False)
         deviceinfo.remove(deviceinfo.cni_file_of(dict(rt.capability_args)))
     if clean:

@@ -32,6 +32,7 @@ from multus.plugin.gojson import (
     list_of,
     map_of,
     read_bool,
+    read_int,
     read_object,
     read_str,
 )
@@ -80,9 +81,11 @@ if not TYPE_CHECKING:
 
 
 # An empty directory or namespace would send lookups to the cwd or nowhere; Go puts the default back.
+# (delegateConcurrency 0 is Go's zero value: the default, one at a time.)
 _EMPTY_MEANS_DEFAULT = (
     ("conf_dir", DEFAULT_CONF_DIR), ("cni_dir", DEFAULT_CNI_DIR), ("bin_dir", DEFAULT_BIN_DIR),
     ("multus_namespace", DEFAULT_MULTUS_NAMESPACE), ("daemon_socket_dir", DEFAULT_DAEMON_SOCKET_DIR),
+    ("delegate_concurrency", 1),
 )
 
 
@@ -123,6 +126,8 @@ class MultusNetConf:
     multus_namespace: str = json_field(read_str, DEFAULT_MULTUS_NAMESPACE, key="multusNamespace")
     retry_delete_on_error: bool = json_field(read_bool, False, key="retryDeleteOnError")
     daemon_socket_dir: str = json_field(read_str, DEFAULT_DAEMON_SOCKET_DIR, key="daemonSocketDir")
+    # Ours (Go runs delegates one by one): how many delegates of one pod may ADD at once (multus.plugin.add).
+    delegate_concurrency: int = json_field(read_int, 1, key="delegateConcurrency")
 
     extras: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -201,6 +206,8 @@ def load_netconf(data: bytes) -> MultusNetConf:
         raise ConfigError(f"{prefix} {exc}") from None
     conf = MultusNetConf(**values, extras=extras, raw=raw, raw_bytes=bytes(data))
     _check_prev_result(conf)
+    if conf.delegate_concurrency < 0:
+        raise ConfigError(f"{prefix} delegateConcurrency must not be negative, got {conf.delegate_concurrency}")
     if not conf.delegates and not conf.cluster_network:
         raise ConfigError("LoadNetConf: at least one delegate/clusterNetwork must be specified")
     for index, delegate in enumerate(conf.delegates):
