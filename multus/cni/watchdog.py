@@ -20,15 +20,16 @@ from collections.abc import Callable
 class Deadline:
     """A scheduled call; :meth:`cancel` before it fires and it never will."""
 
-    __slots__ = ("when", "action", "cancelled")
+    __slots__ = ("when", "action")
 
     def __init__(self, when: float, action: Callable[[], None]) -> None:
         self.when = when
-        self.action = action
-        self.cancelled = False
+        self.action: Callable[[], None] | None = action
 
     def cancel(self) -> None:
-        self.cancelled = True
+        # Dropped at once: the entry waits in the heap until its time (minutes, for plugin timeouts), and
+        # the action may hold on to a whole process object.
+        self.action = None
 
 
 class Watchdog:
@@ -68,8 +69,9 @@ class Watchdog:
                 while not self._heap or self._heap[0][0] > time.monotonic():
                     self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
                 deadline = heapq.heappop(self._heap)[2]
-            if not deadline.cancelled:
-                deadline.action()
+            action = deadline.action
+            if action is not None:
+                action()
 
 
 _shared: Watchdog | None = None
