@@ -14,6 +14,9 @@ drift of the machine hits them alike:
                              annotation: 1 delegate, the pod GET, an event POST and the network-status PATCH
   thin kubeconfig + macvlan  the pod's annotation adds a macvlan NAD (master: a veth in the host
                              namespace): 2 delegates
+  ..., host bundle           standalone and kubeconfig through what a thin DaemonSet installs on the node:
+                             the zipapp bundle (multus.install.bundle) run by the host's /usr/bin/python3 -IS
+                             (when it runs our bytecode); the arms above use the venv's console script
 
 Reported per arm: wall-time medians and p90 of ADD, DEL and ADD+DEL with the ratio to Go Multus's numbers,
 and the CPU time (user+sys) of the plugin's process tree, which other load on the machine barely moves.
@@ -171,6 +174,18 @@ class ThinBench:
             Arm("kube", "thin kubeconfig", [multus_cmd], kube, k8s_cni_args("bench-one"), "kube"),
             Arm("kube-mv", "thin kubeconfig + macvlan", [multus_cmd], kube, k8s_cni_args("bench-two")),
         ]
+        # What a thin DaemonSet installs on the node: the self-contained bundle, run by the host's python3 -IS.
+        host_python = benchlib.host_shim_python()
+        if host_python != sys.executable:
+            from multus.install.bundle import install_thin_bundle
+
+            (workdir / "host-bin").mkdir()
+            bundle = str(install_thin_bundle(workdir / "host-bin", host_python=host_python, names=("multus",))[0])
+            self.arms += [
+                Arm("bundle-standalone", "thin standalone, host bundle", [bundle], standalone,
+                    k8s_cni_args("bench-one"), "standalone"),
+                Arm("bundle-kube", "thin kubeconfig, host bundle", [bundle], kube, k8s_cni_args("bench-one"), "kube"),
+            ]
         if args.compare_tree:
             tree = Path(args.compare_tree).resolve()
             other = [str(write_launcher(workdir / "multus-compare", "", with_site=True, tree=tree))]
@@ -278,8 +293,10 @@ def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iter
           "vs bridge: median of the paired per-iteration\n  ADD+DEL differences to 'bridge alone' (Go's: "
           + ", ".join(f"{k} +{GO_REFERENCE_MS[k] - GO_REFERENCE_MS['bridge']:.1f}" for k in ("standalone", "kube"))
           + ")")
-    for key, label in (("standalone", "thin standalone"), ("kube", "thin kubeconfig")):
-        ratio = total_median(samples[key]) / GO_REFERENCE_MS[key]
+    verdicts = [("standalone", "thin standalone"), ("kube", "thin kubeconfig")]
+    verdicts += [(f"bundle-{key}", f"{label}, host bundle") for key, label in verdicts if f"bundle-{key}" in samples]
+    for key, label in verdicts:
+        ratio = total_median(samples[key]) / GO_REFERENCE_MS[key.removeprefix("bundle-")]
         verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
         print(f"  {label}: {ratio:.2f}x Go ({ratio / machine:.2f}x adjusted), {verdict} the {TARGET_RATIO:.0f}x target")
     for key, other in (("standalone", "cmp-standalone"), ("kube", "cmp-kube")):

@@ -88,8 +88,11 @@ def plugin_funcs(environ: Mapping[str, str], *, kube_factory: KubeFactory = conn
                              device_source=device_source, sysfs_root=sysfs_root)
 
     def add(args: CmdArgs) -> cnitypes.Result:
+        from multus.cni.durable import deferred_syncs
         from multus.plugin.add import cmd_add
-        return cmd_add(context(args))
+
+        with deferred_syncs():  # the caches reach the disk while the delegates run; waited for at the end
+            return cmd_add(context(args))
 
     def delete(args: CmdArgs) -> None:
         from multus.plugin.delete import cmd_del
