@@ -135,7 +135,7 @@ def test_text_file_busy_is_retried_until_the_exec_succeeds(monkeypatch: pytest.M
             raise OSError(errno.ETXTBSY, "Text file busy")
         return real_popen(argv, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(invoke.subprocess, "Popen", flaky_popen)
+    monkeypatch.setattr(subprocess, "Popen", flaky_popen)  # the module invoke calls Popen through
     monkeypatch.setattr(invoke, "TEXT_FILE_BUSY_FIRST_PAUSE", 0.001)
     SubprocessExecutor().exec_plugin("/bin/true", b"", ADD, 5)
     assert len(attempts) == 3
