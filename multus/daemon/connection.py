@@ -83,12 +83,12 @@ class HttpConnection:
                 return
             self.conn.settimeout(self.owner.request_timeout)
             self.owner.request_started()
-            try:
+            try:  # in flight until the answer is written and its after-work done: a drain waits for both
                 response, close = self._respond(method, target, version, headers)
+                close = close or self.owner.should_close()
+                self._write(response, method, close)
             finally:
                 self.owner.request_finished()
-            close = close or self.owner.should_close()
-            self._write(response, method, close)
             if close:
                 return
 
@@ -195,6 +195,11 @@ class HttpConnection:
     def _write(self, response: HttpResponse, method: str, close: bool) -> None:
         self._send(response, method, close)
         log.debug("http: %s %d %d", method, response.status, len(response.body))
+        if response.after is not None:
+            try:
+                response.after()
+            except Exception:  # the answer is out; nothing else may be lost for this
+                log.exception("work after the answer to %s failed", method)
 
     def _send(self, response: HttpResponse, method: str, close: bool) -> None:
         lines = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}",

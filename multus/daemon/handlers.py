@@ -83,10 +83,17 @@ class Handlers:
                 return wire.text_response(400, f"unknown cmd type: {call.command}")
             if call.command != "STATUS" and call.command != "GC":
                 k8s.require_pod_identity()
-            result = self._timed(call, lambda: self._run(verb, call, body.env, k8s))
-            if call.command == "ADD" and result is not None:
-                return wire.add_response(result, version)
-            return wire.EMPTY_OK
+            held: list[EventBatch] = []
+            try:
+                result = self._timed(call, lambda: self._run(verb, call, body.env, k8s, held))
+            except BaseException:
+                _release(held)
+                raise
+            response = wire.add_response(result, version) if call.command == "ADD" and result is not None \
+                else wire.EMPTY_OK
+            # The events are queued once the answer is written: their POST runs on a background thread
+            # and would otherwise hold the interpreter while this thread renders and sends the answer.
+            return replace(response, after=lambda: _release(held)) if held else response
         except RequestError as exc:
             return wire.text_response(400, str(exc))
         except CniError as exc:
@@ -103,10 +110,11 @@ class Handlers:
             raise RequestError(f"could not extract the CNI command args: failed to unmarshall CNI config: "
                                f"{exc}") from None
 
-    def _run(self, verb: Verb, call: CallArgs, env: Mapping[str, str], k8s: K8sArgs) -> cnitypes.Result | None:
-        """One verb; an ADD failure reads Go's "error configuring pod" and keeps its CNI code."""
+    def _run(self, verb: Verb, call: CallArgs, env: Mapping[str, str], k8s: K8sArgs,
+             held: list[EventBatch]) -> cnitypes.Result | None:
+        """One verb; an ADD failure reads Go's "error configuring pod" and keeps its CNI code. The call's
+        events are put in ``held``, for the caller to release once the answer is out."""
         log.info("%s starting CNI request %s", call.command, call.describe())
-        batch: EventBatch | None = None
         try:
             ctx = build_context(call.to_cmd_args(), env, kube_factory=self._kube_factory, executor=self._executor,
                                 configure_logging=False, device_source=self._device_source)
@@ -115,6 +123,7 @@ class Handlers:
                 # Best effort, so off the request's path: POSTed on a background thread once the verb is
                 # done (after its own API writes), as Go's asynchronous event recorder does.
                 batch = self._events.batch(ctx.kube)
+                held.append(batch)
                 events = KubeEventSink(batch)
             with deferred_syncs():  # caches reach the disk while plugins run; waited for before answering
                 result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
@@ -129,9 +138,6 @@ class Handlers:
                 raise RuntimeError(f"error configuring pod [{k8s.pod_namespace}/{k8s.pod_name}] networking: "
                                    f"{exc}") from exc
             raise
-        finally:
-            if batch is not None:
-                batch.release()
         log.info("%s finished CNI request %s", call.command, call.describe())
         return result
 
@@ -203,6 +209,11 @@ class Handlers:
         except ValueError as exc:
             raise ConfigError(f"the daemon config cannot serve as the Multus config of /delegate: {exc}") from None
         return MultusNetConf(**values, extras=extras, raw=self._config.raw)
+
+
+def _release(held: list[EventBatch]) -> None:
+    for batch in held:
+        batch.release()
 
 
 def _runtime_k8s_args(call: CallArgs) -> K8sArgs:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,9 @@ class HttpResponse:
     body: bytes = b""
     content_type: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    # Run by the connection once the answer is written: work the client need not wait for (queuing the
+    # request's events, whose background POST would otherwise compete with the answer for the interpreter).
+    after: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 def text_response(status: int, text: str) -> HttpResponse:

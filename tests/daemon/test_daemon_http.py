@@ -6,7 +6,8 @@ close after the answer, HTTP/1.0 with keep-alive does not; ``Expect: 100-continu
 answer; HEAD gets the header fields without the body; the answer carries Server, an IMF-fixdate Date and
 Content-Length; a bad request line or header field is a 400 and closes, oversized header fields a 431,
 an oversized body a 413; an idle kept connection is closed after the idle timeout; the real
-``http.client`` reads every answer.
+``http.client`` reads every answer; work after the answer runs once it is written, and its failure
+loses nothing.
 """
 
 from __future__ import annotations
@@ -160,3 +161,25 @@ def test_the_standard_client_reads_every_answer(server: DaemonServer) -> None:
             assert (reply.status, reply.read()) == (200, f"POST /n{i} {i} ".encode() + b"x" * i)
     finally:
         client.close()
+
+
+def test_work_after_the_answer_runs_once_it_is_written_and_a_failure_there_loses_nothing(tmp_path: Path) -> None:
+    done: list[str] = []
+
+    def app(request: HttpRequest) -> HttpResponse:
+        def after() -> None:
+            done.append(request.path)
+            if request.path == "/boom":
+                raise RuntimeError("after-work failed")
+        return HttpResponse(200, request.path.encode(), after=after)
+
+    served = DaemonServer(str(tmp_path / "d.sock"), app, connection_limit=2)
+    served.start()
+    try:
+        with connect(served) as sock:
+            sock.sendall(b"GET /boom HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n")
+            got = answers(read_all(sock))
+    finally:
+        served.close()
+    assert [body for _, _, body in got] == [b"/boom", b"/next"]  # the kept connection served on
+    assert done == ["/boom", "/next"]
