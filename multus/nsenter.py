@@ -10,6 +10,12 @@ a server in this process can listen inside a test's "node" namespace.
 
 Stdlib only, cheap (a thread start and a syscall), so it can sit on a CNI call's path; ``ctypes`` is
 loaded on first use, and only on Pythons without ``os.setns`` (before 3.12).
+
+:func:`peek_in_netns` is the cheaper form for a short look that creates nothing (a link-name lookup):
+the calling thread itself switches in and back, as Go's ``ns.Do`` does on a locked OS thread, which
+saves the thread start (0.1-0.3 ms on a busy node, per delegate of every ADD). Switching back cannot
+fail in practice (the thread's own namespace, by a descriptor opened before leaving it); if it ever
+did, the process aborts rather than run on in a pod's namespace.
 """
 
 from __future__ import annotations
@@ -51,6 +57,33 @@ def run_in_netns(netns_path: str, fn: Callable[[], T]) -> T:
         assert isinstance(value, BaseException)
         raise value
     return value  # type: ignore[return-value]
+
+
+def peek_in_netns(netns_path: str, fn: Callable[[], T]) -> T:
+    """``fn()`` on the calling thread, switched into the namespace at ``netns_path`` and back.
+
+    Only for a function that creates nothing that outlives it (no sockets kept, no threads, no
+    processes): those would belong to the pod's namespace. OSError when the path cannot be opened or is
+    not a network namespace (the thread has not moved then).
+    """
+    setns = _setns()
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            setns(target)
+        finally:
+            os.close(target)
+        try:
+            return fn()
+        finally:
+            try:
+                setns(own)
+            except BaseException:  # stranded in the pod's namespace: nothing this process does is safe now
+                os.write(2, f"multus: could not return from network namespace {netns_path}; aborting\n".encode())
+                os.abort()
+    finally:
+        os.close(own)
 
 
 @cache

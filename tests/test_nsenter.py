@@ -1,9 +1,13 @@
-"""run_in_netns: a function runs inside another network namespace without moving the caller's thread.
+"""run_in_netns and peek_in_netns: a function runs inside another network namespace.
 
-Checked: the function sees the other namespace (its own netns link differs) and its value comes back;
-its exception comes back; a socket it creates keeps living in that namespace after the thread ended
-(a server bound there is reachable only from there); a path that is not a namespace is an OSError; the
-calling thread's namespace never changes.
+Checked for run_in_netns: the function sees the other namespace (its own netns link differs) and its
+value comes back; its exception comes back; a socket it creates keeps living in that namespace after
+the thread ended (a server bound there is reachable only from there); a path that is not a namespace
+is an OSError; the calling thread's namespace never changes.
+For peek_in_netns: the function runs on the calling thread inside the namespace (it sees the
+namespace's links, not the caller's), and the thread is back in its own namespace afterwards, after an
+exception too; a bad path is an OSError before the thread moves; other threads never see the switch;
+no descriptor is left open.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 
-from multus.nsenter import run_in_netns
+from multus.nsenter import peek_in_netns, run_in_netns
 
 
 def thread_netns() -> str:
@@ -68,3 +73,52 @@ def test_a_path_that_is_not_a_namespace_is_an_os_error(tmp_path: Path) -> None:
     assert info.value.errno == errno.EINVAL
     with pytest.raises(FileNotFoundError):
         run_in_netns(str(tmp_path / "missing"), thread_netns)
+
+
+def test_peek_runs_on_this_thread_inside_and_comes_back(netns: str) -> None:
+    mine = thread_netns()
+    before = set(os.listdir("/proc/self/fd"))
+    seen = peek_in_netns(netns, lambda: (threading.current_thread().name, thread_netns(), socket.if_nameindex()))
+    assert seen[0] == threading.current_thread().name
+    assert seen[1] == f"net:[{os.stat(netns).st_ino}]"
+    assert [name for _, name in seen[2]] == ["lo"]  # the namespace's links, not the host's
+    assert thread_netns() == mine
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_peek_comes_back_after_an_exception_and_others_never_see_the_switch(netns: str) -> None:
+    mine = thread_netns()
+    other_saw: list[str] = []
+    inside = threading.Event()
+    done = threading.Event()
+
+    def watch() -> None:
+        inside.wait(5)
+        other_saw.append(thread_netns())
+        done.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+
+    def fail() -> None:
+        inside.set()
+        done.wait(5)
+        raise KeyError("inside")
+
+    with pytest.raises(KeyError, match="inside"):
+        peek_in_netns(netns, fail)
+    watcher.join(5)
+    assert thread_netns() == mine
+    assert other_saw == [mine]
+
+
+def test_peek_with_a_bad_path_raises_before_moving(tmp_path: Path) -> None:
+    mine = thread_netns()
+    plain = tmp_path / "plain"
+    plain.write_text("")
+    with pytest.raises(OSError) as info:
+        peek_in_netns(str(plain), thread_netns)
+    assert info.value.errno == errno.EINVAL
+    with pytest.raises(FileNotFoundError):
+        peek_in_netns(str(tmp_path / "missing"), thread_netns)
+    assert thread_netns() == mine
