@@ -21,13 +21,15 @@ import contextlib
 import importlib
 import json
 import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import KubeconfigError
+
+if TYPE_CHECKING:
+    import ssl
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -72,8 +74,11 @@ class ClusterAccess:
         """The TLS client context: trusted CA (or none, when verification is skipped) and client cert.
 
         ``ssl`` can load a client certificate only from a path, so inline certificate/key data is
-        written to private (0600) temporary files that are deleted right after loading.
+        written to private (0600) temporary files that are deleted right after loading. ``ssl`` (~12 ms
+        to import) is loaded here, for an https server only.
         """
+        import ssl
+
         where = f" ({self.source})" if self.source else ""
         if self.insecure_skip_tls_verify:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -96,6 +101,8 @@ class ClusterAccess:
         return context
 
     def _load_client_cert(self, context: ssl.SSLContext, where: str) -> None:
+        import ssl
+
         temporary: list[str] = []
         try:
             cert = self.client_cert_file or _private_temp_file(self.client_cert_data or b"", temporary)
