@@ -644,7 +644,8 @@ SPAN_POINTS: list[tuple[str, str, str, str]] = [
     ("response", "", "multus.daemon.wire", "add_response"),
 ]
 TOTAL = "handler total"
-# The daemon's HTTP work around the handler, per connection (the shim's /readyz or /healthz, then /cni).
+# The daemon's HTTP work around the handler, per connection (the shim's /cni; /readyz first only when it
+# had to wait for the daemon).
 HTTP_POINTS: list[tuple[str, str, str, str]] = [
     ("http: request line + headers", "", "multus.daemon.connection", "HttpConnection._read_request_head"),
     ("http: body read", "", "multus.daemon.connection", "HttpConnection._read_body"),
@@ -658,7 +659,7 @@ CONNECTION_CPU = "connection thread CPU (HTTP + handler)"
 
 
 class SpanRecorder:
-    """Span totals per connection (the shim's probe + /cni), kept on the serving thread; spans outside a
+    """Span totals per connection (the shim's /cni), kept on the serving thread; spans outside a
     connection go to 'background'."""
 
     def __init__(self) -> None:
@@ -925,7 +926,7 @@ def report_profile(data: dict[str, Any], iterations: int) -> None:
         lambda spans: spans.get(HANDLER_CPU, 0.0) - sum(spans.get(CPU + label, 0.0) for label in top))
     row(TOTAL, span(TOTAL), span(HANDLER_CPU))
     router = HTTP_POINTS[2][0]
-    print("  daemon HTTP around the handler (the probe and /cni on one kept-alive connection):")
+    print("  daemon HTTP around the handler (the shim's connection: /cni at once, no readiness probe):")
     for label, _, _, _ in HTTP_POINTS:
         if label == router:  # its span holds the handler's
             row(label, lambda spans: spans.get(router, 0.0) - spans.get(TOTAL, 0.0),
@@ -943,8 +944,8 @@ def report_profile(data: dict[str, Any], iterations: int) -> None:
     print(f"  {'outside the handler':<36}" + "".join(
         f"{med(client[key]) - med([s.get(TOTAL, 0.0) for s in groups[key]]) * 1e3:>15.3f}{'':>7}" for key in keys))
     print("  (waiting on the shim: the connection's open time not spent in the daemon's HTTP code or the handler, "
-          "i.e.\n  the shim's work between its probe and /cni; outside the handler: median client wall minus "
-          "median handler\n  total: the shim's interpreter start and exit, connect, probe and HTTP exchange)")
+          "i.e.\n  the shim's work between connecting and sending; outside the handler: median client wall minus "
+          "median handler\n  total: the shim's interpreter start and exit, connect and HTTP exchange)")
     if data.get("background"):
         print("  off the request path (background threads), median ms / count:")
         for label, values in data["background"].items():
