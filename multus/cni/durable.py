@@ -51,28 +51,44 @@ class _Sync:
             self.done.release()
 
 
-class _SyncThread:
-    """One daemon thread running the queued syncs in order (started on first use)."""
+class _SyncThreads:
+    """The daemon threads running queued syncs: one to start with, another whenever a sync is queued while
+    every thread is busy, up to ``limit``. Several at once matter under a burst of pods: the filesystem's
+    journal commits concurrent syncs together, where one thread would wait for a commit per file."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 4) -> None:
         self._queue: queue.SimpleQueue[_Sync] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._started = False
+        self._limit = limit
+        self._threads = 0
+        self._idle = 0
 
     def submit(self, sync: _Sync) -> None:
+        with self._lock:
+            start = self._idle == 0 and self._threads < self._limit
+            if start:
+                self._threads += 1
+                name = f"multus-fsync-{self._threads}"
         self._queue.put(sync)
-        if not self._started:
-            with self._lock:
-                if not self._started:
-                    threading.Thread(target=self._run, name="multus-fsync", daemon=True).start()
-                    self._started = True
+        if start:
+            threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def _run(self) -> None:
         while True:
-            self._queue.get().run()
+            with self._lock:
+                self._idle += 1  # waiting for a sync (an approximate count: it only decides growth)
+            sync = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+            sync.run()
+
+    @property
+    def threads(self) -> int:
+        with self._lock:
+            return self._threads
 
 
-_sync_thread = _SyncThread()
+_sync_threads = _SyncThreads()
 
 
 @contextmanager
@@ -159,4 +175,4 @@ def write_atomically(target: Path, data: bytes, mode: int = 0o600, deferrable: b
         return
     sync = _Sync(fd, str(target))
     pending.append(sync)
-    _sync_thread.submit(sync)
+    _sync_threads.submit(sync)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from multus.cni import durable
 from multus.cni.cache import CachedAttachment, ResultCache
 from multus.cni.durable import deferred_syncs, write_atomically
 
@@ -106,7 +108,7 @@ def test_inside_a_scope_the_file_is_in_place_at_once_and_synced_before_the_scope
     spy.release.set()
     caller.join(10)
     assert left.is_set()
-    assert spy.calls == [("multus-fsync", True), ("multus-fsync", True)]
+    assert [(name.startswith("multus-fsync-"), placed) for name, placed in spy.calls] == [(True, True), (True, True)]
     assert open_fds() == before  # every descriptor handed to the sync thread was closed
 
 
@@ -121,7 +123,7 @@ def test_scopes_nest_and_belong_to_their_thread(tmp_path: Path, monkeypatch: pyt
         other.join(10)
         assert spy.calls[-1][0] == other.name  # no scope on that thread: synced there, before the rename
         write_atomically(tmp_path / "outer", b"z", deferrable=True)
-    assert [name for name, _ in spy.calls] == ["multus-fsync", other.name, "multus-fsync"]
+    assert [name.rstrip("0123456789") for name, _ in spy.calls] == ["multus-fsync-", other.name, "multus-fsync-"]
 
 
 def test_a_failed_sync_is_logged_with_the_path_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -139,4 +141,32 @@ def test_the_result_cache_write_is_deferred_inside_a_scope(tmp_path: Path, monke
     with deferred_syncs():
         path = cache.save(CachedAttachment(container_id="c1", if_name="eth0", network_name="n", result={}))
     assert path.exists()
-    assert spy.calls == [("multus-fsync", False)]
+    assert [(name.startswith("multus-fsync-"), placed) for name, placed in spy.calls] == [(True, False)]
+
+
+def test_syncs_queued_while_every_sync_thread_is_busy_get_more_threads_up_to_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent syncs run side by side (the journal commits them together), on at most four threads."""
+    spy = SyncSpy(monkeypatch)
+    spy.release.clear()
+    threads = durable._SyncThreads(limit=4)
+    monkeypatch.setattr(durable, "_sync_threads", threads)
+    calls = []
+    for i in range(6):
+        thread = threading.Thread(target=lambda i=i: _one_deferred_write(tmp_path / f"f{i}"))
+        thread.start()
+        calls.append(thread)
+    deadline = time.monotonic() + 5
+    while threads.threads < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threads.threads == 4  # six syncs waiting: four threads, not six
+    spy.release.set()
+    for thread in calls:
+        thread.join(10)
+    assert len(spy.calls) == 6
+    assert threads.threads == 4
+
+
+def _one_deferred_write(path: Path) -> None:
+    with deferred_syncs():
+        write_atomically(path, b"x", deferrable=True)
