@@ -9,18 +9,18 @@ network-status annotation. The master's result is what the runtime gets.
 
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from multus.cni import durable
 from multus.cni import types as cnitypes
 from multus.cni.errors import CniError
 from multus.devices import deviceinfo
 from multus.devices.allocator import PodDeviceAllocator
 from multus.devices.hints import delegate_failure_hint
 from multus.plugin import gateway, scratch
+from multus.plugin.concurrency import run_concurrently
 from multus.plugin.context import CallContext
 from multus.plugin.delegate import Delegate
 from multus.plugin.execute import DelegateNotRun, delegate_add, delegate_del, runtime_conf_for
@@ -151,32 +151,8 @@ def add_concurrently(ctx: CallContext, delegates: list[Delegate], pod: dict[str,
     except DelegateNotRun:
         undo(ctx, delegates, [], failed=set())  # nothing ran: only the scratch cache goes
         raise
-    outcomes: list[Attached | BaseException | None] = [None] * len(delegates)
-    pending = iter(range(len(delegates)))
-    lock = threading.Lock()
-    failed = threading.Event()
-    syncs = durable.current_scope()
-
-    def work() -> None:
-        with durable.joined(syncs):  # cache writes of this call sync in the background, as on its thread
-            while not failed.is_set():
-                with lock:
-                    index = next(pending, None)
-                if index is None:
-                    return
-                try:
-                    outcomes[index] = attach(ctx, delegates[index], index)
-                except BaseException as exc:  # handed to the calling thread, never lost in a worker
-                    outcomes[index] = exc
-                    failed.set()
-
-    helpers = [threading.Thread(target=work, name=f"multus-delegate-{n}", daemon=True)
-               for n in range(1, min(limit, len(delegates)))]
-    for helper in helpers:
-        helper.start()
-    work()
-    for helper in helpers:
-        helper.join()
+    outcomes = run_concurrently([functools.partial(attach, ctx, delegate, index)
+                                 for index, delegate in enumerate(delegates)], limit, stop_after_failure=True)
     attached = [o for o in outcomes if isinstance(o, Attached)]
     if len(attached) != len(delegates):
         ran = [i for i, o in enumerate(outcomes) if o is not None and not isinstance(o, DelegateNotRun)]

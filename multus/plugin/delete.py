@@ -8,12 +8,14 @@ Which delegates to DEL, in order of trust:
      released even when the scratch cache was truncated by a reboot and the pod is gone.
 Go Multus returns success without running any plugin when its cache is corrupt, and leaks the IPs.
 
-DELs run last delegate first; errors are collected and reported together. DEL is idempotent: plugins
-are asked again, and a second DEL finds nothing cached.
+DELs run last delegate first (with ``delegateConcurrency`` N, up to N at once, started last first);
+errors are collected and reported together, last first. DEL is idempotent: plugins are asked again,
+and a second DEL finds nothing cached.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -24,6 +26,7 @@ from multus.cni.runtime import RuntimeConf
 from multus.devices import deviceinfo
 from multus.devices.allocator import PodDeviceAllocator
 from multus.plugin import scratch
+from multus.plugin.concurrency import run_concurrently
 from multus.plugin.context import CallContext
 from multus.plugin.delegate import Delegate
 from multus.plugin.execute import delegate_del, runtime_conf_for
@@ -37,17 +40,20 @@ def cmd_del(ctx: CallContext) -> None:
     check_readiness_once(ctx.conf.readiness_indicator_file)
     pod = pod_if_available(ctx)
     delegates, cache_problem = cached_or_resolved_delegates(ctx, pod)
+    last_first = list(range(len(delegates) - 1, -1, -1))
+    covered = {(delegates[i].network(ctx.conf.cni_version).name,
+                runtime_conf_for(ctx, delegates[i], i, for_add=False).if_name) for i in last_first}
+    jobs = [functools.partial(release_delegate, ctx, delegates[i], i) for i in last_first]
+    if ctx.conf.delegate_concurrency > 1 and len(jobs) > 1:
+        outcomes = run_concurrently(jobs, ctx.conf.delegate_concurrency, stop_after_failure=False)
+    else:
+        outcomes = [job() for job in jobs]
     errors: list[str] = []
-    covered: set[tuple[str, str]] = set()
-    for index in range(len(delegates) - 1, -1, -1):
-        delegate = delegates[index]
-        rt = runtime_conf_for(ctx, delegate, index, for_add=False)
-        covered.add((delegate.network(ctx.conf.cni_version).name, rt.if_name))
-        try:
-            delegate_del(ctx, delegate, index)
-        except CniError as exc:
-            errors.append(str(exc))
-        deviceinfo.remove(deviceinfo.cni_file_of(dict(rt.capability_args)))
+    for outcome in outcomes:  # in last-first order, however they finished
+        if isinstance(outcome, BaseException):
+            raise outcome  # not a plugin's failure (those are reported below): a bug, as in sequence
+        if outcome:
+            errors.append(outcome)
     errors.extend(release_uncovered_attachments(ctx, covered))
     if cache_problem and not delegates:
         log.warning("%s; released what the result cache recorded", cache_problem)
@@ -58,6 +64,18 @@ def cmd_del(ctx: CallContext) -> None:
         scratch.remove_delegates(ctx.conf.cni_dir, ctx.container_id)
     if errors:
         raise CniError(f"Multus: [{ctx.pod_ref}]: errors: " + " / ".join(errors))
+
+
+def release_delegate(ctx: CallContext, delegate: Delegate, index: int) -> str:
+    """DEL one delegate and remove its device-info file; its error message, "" when it succeeded."""
+    rt = runtime_conf_for(ctx, delegate, index, for_add=False)
+    try:
+        delegate_del(ctx, delegate, index)
+        error = ""
+    except CniError as exc:
+        error = str(exc)
+    deviceinfo.remove(deviceinfo.cni_file_of(dict(rt.capability_args)))
+    return error
 
 
 def pod_if_available(ctx: CallContext) -> dict[str, Any] | None:

@@ -5,14 +5,15 @@ processes in flight, so overlap is observed, not inferred from timing. With the 
 double where network-status and events are checked.
 
 Checked:
-  * the default (absent, or 0) runs one delegate at a time, as Go;
+  * the default (absent, or 0) runs one delegate at a time, ADD and DEL (last first), as Go;
   * N runs at most N at once (3 delegates at 2: two, then the third), and the runtime still gets the
     master's result when the master finishes last;
   * network-status and AddedInterface events keep delegate order whatever the finishing order;
   * a failing delegate: no delegate starts after it, every delegate whose plugin ran is DELed (last
     first), the lowest failing index is reported with its plugin's code, nothing is left in cniDir;
   * two delegates asking for one interface name fail before any plugin runs, in Go's words;
-  * DEL after a concurrent ADD is Go's DEL (reverse order) from the scratch cache;
+  * DEL runs up to N at once too, started last first, and reports its errors last first whatever the
+    finishing order;
   * a negative delegateConcurrency is a config error.
 """
 
@@ -44,29 +45,31 @@ PLUGINS = ("weave-net", "second-plugin", "third-plugin")
 
 
 class InFlight:
-    """A PluginExecutor counting the ADD plugin processes running at once (its ``peak``)."""
+    """A PluginExecutor counting the plugin processes running at once, per command (``peaks``)."""
 
     def __init__(self, executor: PluginExecutor) -> None:
         self._executor = executor
         self._lock = threading.Lock()
-        self._running = 0
-        self.peak = 0
+        self._running: dict[str, int] = {}
+        self.peaks: dict[str, int] = {}
+
+    @property
+    def peak(self) -> int:
+        """ADD plugins at once, at most."""
+        return self.peaks.get("ADD", 0)
 
     def find_in_path(self, plugin: str, paths: Sequence[str]) -> str:
         return self._executor.find_in_path(plugin, paths)
 
     def exec_plugin(self, plugin_path: str, stdin: bytes, args: InvokeArgs, timeout: float | None) -> PluginOutput:
-        counted = args.command == "ADD"
-        if counted:
-            with self._lock:
-                self._running += 1
-                self.peak = max(self.peak, self._running)
+        with self._lock:
+            self._running[args.command] = self._running.get(args.command, 0) + 1
+            self.peaks[args.command] = max(self.peaks.get(args.command, 0), self._running[args.command])
         try:
             return self._executor.exec_plugin(plugin_path, stdin, args, timeout)
         finally:
-            if counted:
-                with self._lock:
-                    self._running -= 1
+            with self._lock:
+                self._running[args.command] -= 1
 
 
 @pytest.fixture
@@ -105,9 +108,15 @@ def cached_results(node: Node) -> list[str]:
 @pytest.mark.parametrize("extra", [{}, {"delegateConcurrency": 0}, {"delegateConcurrency": 1}],
                          ids=["absent", "zero", "one"])
 def test_the_default_is_one_delegate_at_a_time(node: Node, in_flight: InFlight, extra: dict[str, Any]) -> None:
-    out = node.call("ADD", three_slow_delegates(node, (0.05, 0.05, 0.05), **extra))
-    assert out.code == 0
-    assert in_flight.peak == 1
+    config = three_slow_delegates(node, (0.05, 0.05, 0.05), **extra)
+    for plugin in PLUGINS:
+        node.plugin(plugin).script(ADD={"sleep": 0.05, "stdout": json.dumps(result_body(VERSION, "1.1.1.2/24"))},
+                                   DEL={"sleep": 0.05})
+    assert node.call("ADD", config).code == 0
+    assert node.call("DEL", config).code == 0
+    assert in_flight.peaks == {"ADD": 1, "DEL": 1}
+    assert node.executor.sequence("DEL") == [("DEL", "third-plugin", "net2"), ("DEL", "second-plugin", "net1"),
+                                             ("DEL", "weave-net", "eth0")]
 
 
 @pytest.mark.parametrize(("limit", "peak"), [(3, 3), (2, 2), (8, 3)])
@@ -124,10 +133,25 @@ def test_delegates_run_up_to_the_limit_at_once_and_the_master_result_is_returned
                                     (("second1", "net1"), ("third1", "net2"), ("weave1", "eth0"))]
     delete = node.call("DEL", three_slow_delegates(node, delegateConcurrency=limit))
     assert delete.code == 0
-    assert node.executor.sequence("DEL") == [("DEL", "third-plugin", "net2"), ("DEL", "second-plugin", "net1"),
-                                             ("DEL", "weave-net", "eth0")]
+    assert sorted(node.executor.sequence("DEL")) == [("DEL", "second-plugin", "net1"), ("DEL", "third-plugin", "net2"),
+                                                     ("DEL", "weave-net", "eth0")]
+    assert node.executor.sequence("DEL")[0] == ("DEL", "third-plugin", "net2")  # started last first
     assert not node.scratch.exists()
     assert cached_results(node) == []
+
+
+def test_del_runs_up_to_the_limit_at_once_and_reports_errors_last_first(node: Node, in_flight: InFlight) -> None:
+    config = three_slow_delegates(node, (0.0, 0.0, 0.0), delegateConcurrency=3)
+    assert node.call("ADD", config).code == 0
+    node.plugin("weave-net").script(DEL={"sleep": 0.3, **plugin_error(11, "weave busy")})
+    node.plugin("second-plugin").script(DEL={"sleep": 0.3})
+    node.plugin("third-plugin").script(DEL={"sleep": 0.5, **plugin_error(7, "third broken")})  # fails last
+    out = node.call("DEL", config)
+    assert out.code == 1
+    assert in_flight.peaks["DEL"] == 3
+    msg = out.error["msg"]
+    assert msg.index("third broken") < msg.index("weave busy")  # last delegate first, as in sequence
+    assert "second" not in msg
 
 
 def test_a_failure_rolls_back_every_delegate_that_ran_and_reports_the_lowest_index(
