@@ -16,6 +16,7 @@ import errno
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,14 +66,18 @@ def test_a_socket_made_inside_stays_in_that_namespace(netns: str) -> None:
         server.close()
 
 
-def test_a_path_that_is_not_a_namespace_is_an_os_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("enter", [run_in_netns, peek_in_netns])
+def test_a_path_that_is_not_a_namespace_is_an_os_error_and_the_thread_stays(
+        tmp_path: Path, enter: Callable[[str, Callable[[], str]], str]) -> None:
+    mine = thread_netns()
     plain = tmp_path / "plain"
     plain.write_text("")
     with pytest.raises(OSError) as info:
-        run_in_netns(str(plain), thread_netns)
+        enter(str(plain), thread_netns)
     assert info.value.errno == errno.EINVAL
     with pytest.raises(FileNotFoundError):
-        run_in_netns(str(tmp_path / "missing"), thread_netns)
+        enter(str(tmp_path / "missing"), thread_netns)
+    assert thread_netns() == mine
 
 
 def test_peek_runs_on_this_thread_inside_and_comes_back(netns: str) -> None:
@@ -110,15 +115,3 @@ def test_peek_comes_back_after_an_exception_and_others_never_see_the_switch(netn
     watcher.join(5)
     assert thread_netns() == mine
     assert other_saw == [mine]
-
-
-def test_peek_with_a_bad_path_raises_before_moving(tmp_path: Path) -> None:
-    mine = thread_netns()
-    plain = tmp_path / "plain"
-    plain.write_text("")
-    with pytest.raises(OSError) as info:
-        peek_in_netns(str(plain), thread_netns)
-    assert info.value.errno == errno.EINVAL
-    with pytest.raises(FileNotFoundError):
-        peek_in_netns(str(tmp_path / "missing"), thread_netns)
-    assert thread_netns() == mine

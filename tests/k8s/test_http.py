@@ -14,76 +14,33 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from multus.k8s.http import BadResponse, Connection, ServerClosed
-
-
-class RawServer:
-    """Answers the n-th request with ``answers[n]`` (None: close without answering); records requests.
-    With ``close_after``, every connection is closed right after its first answer."""
-
-    def __init__(self, answers: list[bytes | None], close_after: bool = False) -> None:
-        self.answers, self.close_after = list(answers), close_after
-        self.requests: list[tuple[int, bytes]] = []  # (connection number, request bytes)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        number = 0
-        while self.answers:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            number += 1
-            with conn:
-                buf = b""
-                while self.answers:
-                    while b"\r\n\r\n" not in buf:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        buf += chunk
-                    if b"\r\n\r\n" not in buf:
-                        break
-                    head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
-                    while len(buf) < length:
-                        buf += conn.recv(65536)
-                    self.requests.append((number, head + b"\r\n\r\n" + buf[:length]))
-                    buf = buf[length:]
-                    answer = self.answers.pop(0)
-                    if answer is None:
-                        break
-                    conn.sendall(answer)
-                    if self.close_after:
-                        break
-
-    def close(self) -> None:
-        self.sock.close()
+from multus.testing.scripted_http import ScriptedHttpServer
 
 
 @pytest.fixture
-def serve() -> Iterator[list[RawServer]]:
-    servers: list[RawServer] = []
+def serve() -> Iterator[list[ScriptedHttpServer]]:
+    servers: list[ScriptedHttpServer] = []
     yield servers
     for server in servers:
         server.close()
 
 
-def start(serve: list[RawServer], *answers: bytes | None, close_after: bool = False) -> RawServer:
-    server = RawServer(list(answers), close_after)
+def start(serve: list[ScriptedHttpServer], *answers: bytes | None, close_after: bool = False) -> ScriptedHttpServer:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = ScriptedHttpServer(listener, list(answers), close_after)
     serve.append(server)
     return server
+
+
+def port(server: ScriptedHttpServer) -> int:
+    assert isinstance(server.address, tuple)
+    return server.address[1]
 
 
 def ok(body: bytes, *fields: str, version: str = "HTTP/1.1") -> bytes:
@@ -91,9 +48,9 @@ def ok(body: bytes, *fields: str, version: str = "HTTP/1.1") -> bytes:
     return f"{version} 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-def test_a_request_goes_out_whole_and_a_kept_connection_carries_the_next(serve: list[RawServer]) -> None:
+def test_a_request_goes_out_whole_and_a_kept_connection_carries_the_next(serve: list[ScriptedHttpServer]) -> None:
     server = start(serve, ok(b'{"a":1}', "Content-Type: application/json"), ok(b"{}"))
-    conn = Connection("127.0.0.1", server.port, timeout=5)
+    conn = Connection("127.0.0.1", port(server), timeout=5)
     first = conn.request("PATCH", "/api/v1/x", {"Content-Type": "application/merge-patch+json"}, b'{"p":1}')
     assert (first.status, first.body, first.will_close) == (200, b'{"a":1}', False)
     assert first.headers["content-type"] == "application/json"
@@ -101,16 +58,16 @@ def test_a_request_goes_out_whole_and_a_kept_connection_carries_the_next(serve: 
     assert second.body == b"{}"
     conn.close()
     assert [number for number, _ in server.requests] == [1, 1]
-    assert server.requests[0][1] == (f"PATCH /api/v1/x HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-                                     "Content-Type: application/merge-patch+json\r\nContent-Length: 7\r\n\r\n"
-                                     '{"p":1}').encode()
+    assert server.requests[0][1] == (f"PATCH /api/v1/x HTTP/1.1\r\nHost: 127.0.0.1:{port(server)}\r\n"
+                                     "Content-Type: application/merge-patch+json\r\nContent-Length: 7").encode()
+    assert server.bodies[0] == b'{"p":1}'
     assert b"Content-Length" not in server.requests[1][1]  # a GET without a body says nothing of one
 
 
-def test_a_chunked_body_is_joined(serve: list[RawServer]) -> None:
+def test_a_chunked_body_is_joined(serve: list[ScriptedHttpServer]) -> None:
     server = start(serve, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: t\r\n\r\n")
-    response = Connection("127.0.0.1", server.port, timeout=5).request("GET", "/", {})
+    response = Connection("127.0.0.1", port(server), timeout=5).request("GET", "/", {})
     assert (response.body, response.will_close) == (b"abcde", False)
 
 
@@ -119,21 +76,21 @@ def test_a_chunked_body_is_joined(serve: list[RawServer]) -> None:
     ok(b"until the end", version="HTTP/1.0"),
     ok(b"until the end", "Connection: close"),
 ])
-def test_the_end_of_the_connection_ends_it_for_the_client_too(serve: list[RawServer], answer: bytes) -> None:
+def test_the_end_of_the_connection_ends_it_for_the_client_too(serve: list[ScriptedHttpServer], answer: bytes) -> None:
     server = start(serve, answer, close_after=True)
-    conn = Connection("127.0.0.1", server.port, timeout=5)
+    conn = Connection("127.0.0.1", port(server), timeout=5)
     response = conn.request("GET", "/", {})
     assert (response.body, response.will_close, conn.sock) == (b"until the end", True, None)
 
 
-def test_an_interim_answer_is_skipped(serve: list[RawServer]) -> None:
+def test_an_interim_answer_is_skipped(serve: list[ScriptedHttpServer]) -> None:
     server = start(serve, b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"done"))
-    assert Connection("127.0.0.1", server.port, timeout=5).request("POST", "/", {}, b"x").body == b"done"
+    assert Connection("127.0.0.1", port(server), timeout=5).request("POST", "/", {}, b"x").body == b"done"
 
 
-def test_no_answer_at_all_is_server_closed(serve: list[RawServer]) -> None:
+def test_no_answer_at_all_is_server_closed(serve: list[ScriptedHttpServer]) -> None:
     server = start(serve, ok(b"1"), None)
-    conn = Connection("127.0.0.1", server.port, timeout=5)
+    conn = Connection("127.0.0.1", port(server), timeout=5)
     conn.request("GET", "/", {})
     with pytest.raises(ServerClosed):
         conn.request("GET", "/", {})  # the kept connection was closed instead of answered
@@ -142,16 +99,16 @@ def test_no_answer_at_all_is_server_closed(serve: list[RawServer]) -> None:
 @pytest.mark.parametrize("answer", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
                                     b"HTTP/1.1 200 OK\r\nbroken header\r\n\r\n",
                                     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])
-def test_what_is_not_an_http_answer_is_bad_response(serve: list[RawServer], answer: bytes) -> None:
+def test_what_is_not_an_http_answer_is_bad_response(serve: list[ScriptedHttpServer], answer: bytes) -> None:
     server = start(serve, answer, close_after=True)
     with pytest.raises(BadResponse):
-        Connection("127.0.0.1", server.port, timeout=5).request("GET", "/", {})
+        Connection("127.0.0.1", port(server), timeout=5).request("GET", "/", {})
 
 
-def test_a_header_with_a_line_break_is_refused_before_sending(serve: list[RawServer]) -> None:
+def test_a_header_with_a_line_break_is_refused_before_sending(serve: list[ScriptedHttpServer]) -> None:
     server = start(serve, ok(b""))
     with pytest.raises(ValueError):
-        Connection("127.0.0.1", server.port, timeout=5).request("GET", "/", {"X": "a\r\nInjected: 1"})
+        Connection("127.0.0.1", port(server), timeout=5).request("GET", "/", {"X": "a\r\nInjected: 1"})
     assert server.requests == []
 
 

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from multus.cni.types import convert_result, parse_result
+from multus.testing.scripted_http import ScriptedHttpServer
 
 RESULT_100: dict[str, Any] = {
     "cniVersion": "1.0.0",
@@ -148,58 +149,28 @@ class FakeDaemon:
 
 
 class RawDaemon:
-    """Answers the n-th request with ``answers[n]`` (raw bytes; None closes without answering).
-
-    A connection stays open after an answer unless ``close_after`` says otherwise.
-    """
+    """Answers the n-th request with ``answers[n]`` (raw bytes; None closes without answering) on a unix
+    socket (:class:`~multus.testing.scripted_http.ScriptedHttpServer`). A connection stays open after an
+    answer unless ``close_after`` says otherwise."""
 
     def __init__(self, socket_path: str, answers: list[bytes | None], close_after: bool = False) -> None:
-        self.answers, self.close_after = list(answers), close_after
-        self.requests: list[tuple[int, bytes]] = []  # (connection number, request head)
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind(socket_path)
-        self._sock.listen(8)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._socket_path, self._answers, self._close_after = socket_path, answers, close_after
+        self._server: ScriptedHttpServer | None = None
+
+    @property
+    def requests(self) -> list[tuple[int, bytes]]:
+        """(connection number, request head) of every request so far."""
+        return self._server.requests if self._server else []
 
     def __enter__(self) -> RawDaemon:
-        self._thread.start()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self._socket_path)
+        self._server = ScriptedHttpServer(listener, self._answers, self._close_after)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._sock.close()
-        self._thread.join(5)
-
-    def _serve(self) -> None:
-        number = 0
-        while self.answers:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            number += 1
-            with conn:
-                buf = b""
-                while self.answers:
-                    while b"\r\n\r\n" not in buf:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            break
-                        buf += chunk
-                    if b"\r\n\r\n" not in buf:
-                        break
-                    head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
-                                       if line.lower().startswith(b"content-length:")), b"0"))
-                    while len(buf) < length:
-                        buf += conn.recv(65536)
-                    buf = buf[length:]
-                    self.requests.append((number, head))
-                    answer = self.answers.pop(0)
-                    if answer is None:
-                        break
-                    conn.sendall(answer)
-                    if self.close_after:
-                        break
+        if self._server is not None:
+            self._server.close()
 
 
 def cni_env(command: str, **extra: str) -> dict[str, str]:
