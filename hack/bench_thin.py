@@ -22,6 +22,8 @@ Reported per arm: wall-time medians and p90 of ADD, DEL and ADD+DEL with the rat
 and the CPU time (user+sys) of the plugin's process tree, which other load on the machine barely moves.
 ``--launchers`` adds arms running the standalone config through small launcher scripts (``python -I`` and
 ``python -I -S`` with an explicit sys.path) to show what the console-script wrapper and ``site`` cost.
+``--tls`` makes the API double serve HTTPS with a self-signed certificate the kubeconfig trusts, as
+production API servers do (every kubeconfig call then imports ``ssl`` and makes a TLS handshake).
 ``--compare-tree DIR`` adds the thin standalone and kubeconfig arms run with the ``multus`` package found
 in DIR (e.g. an older copy of the tree), through a launcher equivalent to the console script, for a
 paired before/after comparison in one run.
@@ -379,7 +381,15 @@ def inner(args: argparse.Namespace) -> int:
     api = None
     try:
         benchlib.prepare_macvlan_node()
-        api = KubeApiServer("127.0.0.1").start()
+        certfile = keyfile = None
+        if args.tls:  # as production kubeconfigs are: ssl imported and a handshake in every plugin process
+            cert, key = workdir / "api-cert.pem", workdir / "api-key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj",
+                            "/CN=bench-api", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+            certfile, keyfile = str(cert), str(key)
+        api = KubeApiServer("127.0.0.1", certfile=certfile, keyfile=keyfile).start()
         bench = ThinBench(args, workdir, api)
         samples = bench.run(args.iterations, secrets.token_hex(2))
         report(bench, samples, args.iterations)
@@ -413,7 +423,7 @@ def parent(args: argparse.Namespace) -> int:
 def forwarded_options(args: argparse.Namespace) -> list[str]:
     """The user's options, passed on to the inner run."""
     return benchlib.forwarded_options(args, always=("iterations", "import_reps", "plugins_dir"),
-                                      if_set=("compare_tree", "tmp_base"), flags=("launchers",))
+                                      if_set=("compare_tree", "tmp_base"), flags=("launchers", "tls"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -421,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200, help="ADD+DEL rounds per arm (default 200)")
     parser.add_argument("--import-reps", type=int, default=10, help="runs of each start-up measurement (default 10)")
     parser.add_argument("--plugins-dir", default=os.environ.get("MULTUS_TEST_CNI_PATH", "/usr/lib/cni"))
+    parser.add_argument("--tls", action="store_true",
+                        help="the API double serves HTTPS (a self-signed certificate the kubeconfig trusts), as "
+                             "production API servers do; default plain HTTP")
     parser.add_argument("--launchers", action="store_true",
                         help="add arms running the standalone config through python -I and -I -S launchers")
     parser.add_argument("--compare-tree", metavar="DIR",
