@@ -16,10 +16,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from multus.cni.durable import write_atomically
 from multus.cni.errors import CniError, ErrorCode
@@ -28,9 +28,12 @@ DEFAULT_CACHE_DIR = "/var/lib/cni"
 CACHE_KIND = "cniCacheV1"
 
 
-@dataclass(frozen=True)
-class CachedAttachment:
-    """One cache entry: what was attached, with which config and arguments, and the final result."""
+class CachedAttachment(NamedTuple):
+    """One cache entry: what was attached, with which config and arguments, and the final result.
+
+    A NamedTuple rather than a frozen dataclass, like :class:`multus.cni.runtime.RuntimeConf`: every
+    plugin process defines it.
+    """
 
     container_id: str
     if_name: str
@@ -38,7 +41,7 @@ class CachedAttachment:
     config: bytes = b""
     netns: str = ""
     cni_args: tuple[tuple[str, str], ...] = ()
-    capability_args: dict[str, Any] = field(default_factory=dict)
+    capability_args: Mapping[str, Any] = MappingProxyType({})  # one shared default, so read-only
     result: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,7 +58,7 @@ class CachedAttachment:
         if self.cni_args:
             body["cniArgs"] = [list(pair) for pair in self.cni_args]
         if self.capability_args:
-            body["capabilityArgs"] = self.capability_args
+            body["capabilityArgs"] = dict(self.capability_args)
         if self.result:
             body["result"] = self.result
         return body

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from multus.cni import watchdog
@@ -30,9 +29,9 @@ TEXT_FILE_BUSY_FIRST_PAUSE = 0.05
 DEFAULT_TIMEOUT = 300.0
 
 
-@dataclass(frozen=True)
-class InvokeArgs:
-    """The CNI_* environment of one plugin call."""
+class InvokeArgs(NamedTuple):
+    """The CNI_* environment of one plugin call. (A NamedTuple, not a dataclass: it is defined in every
+    thin-plugin process, where creating a dataclass costs ~0.5 ms.)"""
 
     command: str
     container_id: str = ""

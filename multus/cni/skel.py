@@ -18,7 +18,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn, TextIO, TypeAlias
 
 from multus.cni.errors import CniError, ConfigError, ErrorCode
@@ -46,9 +45,8 @@ VERB_MINIMUM_VERSION: dict[str, str] = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS
 _TRUE_VALUES = frozenset({"1", "true"})
 
 
-@dataclass(frozen=True)
-class CmdArgs:
-    """Everything the runtime told the plugin for one invocation."""
+class CmdArgs(NamedTuple):
+    """Everything the runtime told the plugin for one invocation (a NamedTuple: see PluginFuncs)."""
 
     command: str
     container_id: str

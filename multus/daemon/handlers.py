@@ -126,8 +126,8 @@ class Handlers:
                 held.append(batch)
                 events = KubeEventSink(batch)
             with deferred_syncs():  # caches reach the disk while plugins run; waited for before answering
-                result = verb(replace(ctx, runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
-                                      events=events))
+                result = verb(ctx._replace(runtime=TimedRuntime(ctx.runtime, self._metrics.observe_delegate),
+                                           events=events))
         except CniError as exc:
             log.info("%s finished CNI request %s, err: %s", call.command, call.describe(), exc)
             if call.command == "ADD":

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from multus.cni import types as cnitypes
 from multus.cni.errors import CniError
@@ -33,8 +32,7 @@ from multus.plugin.status_writer import write_network_status
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Attached:
+class Attached(NamedTuple):
     """One delegate ADDed: where it went and what it returned (in 1.x form, for status and events)."""
 
     delegate: Delegate

@@ -6,6 +6,7 @@ and the CNI runtime passes each plugin only those it declares.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from multus.cni.runtime import RuntimeConf
@@ -60,7 +61,7 @@ def delegate_cni_args(k8s: K8sArgs, env_cni_args: str, *, mac: str = "", ips: tu
     return tuple((key, value) for key, value in pairs)
 
 
-def capability_args(delegate: Delegate, base: dict[str, Any], container_id: str, ifname: str,
+def capability_args(delegate: Delegate, base: Mapping[str, Any], container_id: str, ifname: str,
                     devinfo_dir: str = DEVINFO_CNI_DIR) -> dict[str, Any]:
     """Capability args for one delegate: the top-level runtimeConfig, the pod's requests, the device.
 
@@ -83,7 +84,7 @@ def capability_args(delegate: Delegate, base: dict[str, Any], container_id: str,
 
 
 def delegate_runtime_conf(delegate: Delegate, *, index: int, container_id: str, netns: str, cni_ifname: str,
-                          k8s: K8sArgs, env_cni_args: str, base_runtime_config: dict[str, Any],
+                          k8s: K8sArgs, env_cni_args: str, base_runtime_config: Mapping[str, Any],
                           for_add: bool, cache_dir: str | None = None,
                           devinfo_dir: str = DEVINFO_CNI_DIR) -> RuntimeConf:
     """The RuntimeConf one delegate is ADDed, CHECKed or DELed with."""
