@@ -71,6 +71,13 @@ class Handlers:
     # ---- /cni ------------------------------------------------------------------------------------------
 
     def cni(self, request: HttpRequest) -> HttpResponse:
+        held: list[EventBatch] = []
+        response = self._answer_cni(request, held)
+        # The call's events are queued once the answer is written: their POST runs on a background thread
+        # and would otherwise hold the interpreter while this thread renders and sends the answer.
+        return replace(response, after=lambda: _release(held)) if held else response
+
+    def _answer_cni(self, request: HttpRequest, held: list[EventBatch]) -> HttpResponse:
         call: CallArgs | None = None
         try:
             version = wire.requested_result_version(request)
@@ -83,17 +90,10 @@ class Handlers:
                 return wire.text_response(400, f"unknown cmd type: {call.command}")
             if call.command != "STATUS" and call.command != "GC":
                 k8s.require_pod_identity()
-            held: list[EventBatch] = []
-            try:
-                result = self._timed(call, lambda: self._run(verb, call, body.env, k8s, held))
-            except BaseException:
-                _release(held)
-                raise
-            response = wire.add_response(result, version) if call.command == "ADD" and result is not None \
-                else wire.EMPTY_OK
-            # The events are queued once the answer is written: their POST runs on a background thread
-            # and would otherwise hold the interpreter while this thread renders and sends the answer.
-            return replace(response, after=lambda: _release(held)) if held else response
+            result = self._timed(call, lambda: self._run(verb, call, body.env, k8s, held))
+            if call.command == "ADD" and result is not None:
+                return wire.add_response(result, version)
+            return wire.EMPTY_OK
         except RequestError as exc:
             return wire.text_response(400, str(exc))
         except CniError as exc:
