@@ -40,14 +40,11 @@ def cmd_del(ctx: CallContext) -> None:
     check_readiness_once(ctx.conf.readiness_indicator_file)
     pod = pod_if_available(ctx)
     delegates, cache_problem = cached_or_resolved_delegates(ctx, pod)
-    last_first = list(range(len(delegates) - 1, -1, -1))
-    covered = {(delegates[i].network(ctx.conf.cni_version).name,
-                runtime_conf_for(ctx, delegates[i], i, for_add=False).if_name) for i in last_first}
-    jobs = [functools.partial(release_delegate, ctx, delegates[i], i) for i in last_first]
-    if ctx.conf.delegate_concurrency > 1 and len(jobs) > 1:
-        outcomes = run_concurrently(jobs, ctx.conf.delegate_concurrency, stop_after_failure=False)
-    else:
-        outcomes = [job() for job in jobs]
+    last_first = [(i, runtime_conf_for(ctx, delegates[i], i, for_add=False)) for i in range(len(delegates) - 1, -1, -1)]
+    covered = {(delegates[i].network(ctx.conf.cni_version).name, rt.if_name) for i, rt in last_first}
+    # One at a time unless delegateConcurrency allows more; either way in last-first order.
+    outcomes = run_concurrently([functools.partial(release_delegate, ctx, delegates[i], i, rt) for i, rt in last_first],
+                                ctx.conf.delegate_concurrency, stop_after_failure=False)
     errors: list[str] = []
     for outcome in outcomes:  # in last-first order, however they finished
         if isinstance(outcome, BaseException):
@@ -66,9 +63,9 @@ def cmd_del(ctx: CallContext) -> None:
         raise CniError(f"Multus: [{ctx.pod_ref}]: errors: " + " / ".join(errors))
 
 
-def release_delegate(ctx: CallContext, delegate: Delegate, index: int) -> str:
-    """DEL one delegate and remove its device-info file; its error message, "" when it succeeded."""
-    rt = runtime_conf_for(ctx, delegate, index, for_add=False)
+def release_delegate(ctx: CallContext, delegate: Delegate, index: int, rt: RuntimeConf) -> str:
+    """DEL one delegate (``rt``: its runtime conf) and remove its device-info file; its error message, ""
+    when it succeeded."""
     try:
         delegate_del(ctx, delegate, index)
         error = ""
