@@ -32,7 +32,7 @@ _scope = threading.local()  # .pending: the current call's syncs on this thread,
 
 
 class _Sync:
-    """One file's fdatasync, handed to the sync thread; ``done`` is released when it has run."""
+    """One file's fdatasync, handed to a sync thread; ``done`` is released when it has run."""
 
     __slots__ = ("fd", "path", "done", "error")
 
@@ -98,13 +98,11 @@ def deferred_syncs() -> Iterator[None]:
     A failed sync is logged, not raised: the file is in place and readable; only its survival of a power
     loss is in doubt, which is no reason to undo a pod's networking.
     """
-    outer = getattr(_scope, "pending", None)
     pending: list[_Sync] = []
-    _scope.pending = pending
     try:
-        yield
+        with joined(pending):
+            yield
     finally:
-        _scope.pending = outer
         for sync in pending:
             sync.done.acquire()
             if sync.error:
