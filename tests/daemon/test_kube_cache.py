@@ -57,12 +57,8 @@ def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
 
 @pytest.fixture
 def api() -> Iterator[KubeApiServer]:
-    server = KubeApiServer(bookmark_interval=0.1)
-    server.start()
-    try:
+    with KubeApiServer(bookmark_interval=0.1) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -62,12 +62,8 @@ STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 @pytest.fixture
 def api() -> Iterator[KubeApiServer]:
     """A running double, stopped at teardown whatever happened."""
-    server = KubeApiServer()
-    server.start()
-    try:
+    with KubeApiServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

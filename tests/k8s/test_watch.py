@@ -42,12 +42,8 @@ POD_LIST = r"^/api/v1/pods$"
 @pytest.fixture
 def api() -> Iterator[KubeApiServer]:
     """A running double with fast bookmarks, stopped at teardown whatever happened."""
-    server = KubeApiServer(bookmark_interval=0.1)
-    server.start()
-    try:
+    with KubeApiServer(bookmark_interval=0.1) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

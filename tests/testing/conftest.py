@@ -20,12 +20,8 @@ from multus.testing.kube_api import KubeApiServer
 @pytest.fixture
 def api() -> Iterator[KubeApiServer]:
     """A running double with fast bookmarks, stopped at teardown whatever happened."""
-    server = KubeApiServer(bookmark_interval=0.2)
-    server.start()
-    try:
+    with KubeApiServer(bookmark_interval=0.2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
