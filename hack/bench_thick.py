@@ -22,12 +22,12 @@ DELed the same way: pods/s, and the CPU each pod cost the daemon, its plugin pro
 churn (``--churn`` pods ADD+DEL, ``--concurrency`` at a time) with the daemon's VmRSS (``/proc/<pid>/status``:
 its own memory, not the plugin processes') before and after.
 
-``--profile N`` (default 40) then restarts the daemon with perf_counter spans (and the request thread's CPU
-time) around the steps of a request: request parse, config override, context build, pod lookup (a cache
-hit), delegate resolution, scratch-cache write, ifname check, plugin exec, result-cache write,
-network-status PATCH, events, response, and the HTTP exchange around them; N sequential ADD+DEL per network
-count. ``--cprofile [wall|cpu]`` adds a cProfile of the /cni handler (by wall time, or by the handler
-thread's CPU time).
+``--profile N`` (default 40) then restarts the daemon as ``hack/thick_spans.py``, with perf_counter spans
+(and the request thread's CPU time) around the steps of a request: request parse, config override,
+context build, pod lookup (a cache hit), delegate resolution, scratch-cache write, ifname check, plugin
+exec, result-cache write, network-status PATCH, events, response, and the HTTP exchange around them; N
+sequential ADD+DEL per network count. ``--cprofile [wall|cpu]`` adds a cProfile of the /cni handler (by
+wall time, or by the handler thread's CPU time).
 
 ``--compare-tree DIR`` runs a second daemon with the ``multus`` package of DIR (e.g. a copy of the tree
 before a change) on a socket of its own: the thick arms run against both, interleaved, and the report adds
@@ -70,8 +70,10 @@ from typing import Any
 
 import benchlib
 from benchlib import bridge_conf, clean_env, med, paired_median, percentile
+from thick_spans import report_profile
 
 REPO = Path(__file__).resolve().parents[1]
+SPANS_SCRIPT = Path(__file__).with_name("thick_spans.py")  # the span-instrumented daemon of --profile
 sys.path.insert(0, str(REPO))
 
 WARMUP = 3  # untimed rounds first: the first ADDs create the bridges and warm the page cache
@@ -282,8 +284,8 @@ class ThickBench:
         if spans_out is None:
             argv = [str(Path(sys.executable).parent / "multus-daemon"), "--config", str(self.daemon_config_path)]
         else:
-            argv = [sys.executable, os.path.abspath(__file__), "--span-daemon", str(self.daemon_config_path),
-                    "--span-out", str(spans_out)]
+            argv = [sys.executable, str(SPANS_SCRIPT), "--config", str(self.daemon_config_path),
+                    "--out", str(spans_out)]
             argv += ["--cprofile-out", str(cprofile_out), "--cprofile", cprofile_clock] if cprofile_out else []
         self.daemon = DaemonProcess(argv, str(self.socket_dir / "multus.sock"), self.workdir / "daemon.log")
         return self.daemon
@@ -455,8 +457,8 @@ class ThickBench:
         daemons = {False: self.start_daemon(outs[False], cprofile_out, cprofile or "wall")}
         if self.compare_tree is not None:
             self.compare_daemon = DaemonProcess(
-                [sys.executable, os.path.abspath(__file__), "--span-daemon", str(self.compare_config_path),
-                 "--span-out", str(outs[True]), "--span-tree", str(self.compare_tree)],
+                [sys.executable, str(SPANS_SCRIPT), "--config", str(self.compare_config_path), "--out", str(outs[True]),
+                 "--tree", str(self.compare_tree)],
                 str(self.compare_socket_dir / "multus.sock"), self.workdir / "daemon-compare.log")
             daemons[True] = self.compare_daemon
         client: dict[bool, dict[str, list[float]]] = {v: {} for v in variants}
@@ -613,192 +615,6 @@ def _short(request: Any) -> str:
     return f"{request.method} {'/'.join(parts)}"
 
 
-# ---- spans inside the daemon (the --span-daemon process) -------------------------------------------------
-
-# (label, parent label or "", module, attribute): wrapped with a perf_counter span. Labels may repeat
-# (summed). Parents are for display only: a child's time is part of its parent's.
-SPAN_POINTS: list[tuple[str, str, str, str]] = [
-    ("request parse", "", "multus.daemon.wire", "requested_result_version"),
-    ("request parse", "", "multus.daemon.wire", "decode_request"),
-    ("request parse", "", "multus.daemon.wire", "extract_call"),
-    ("config override", "", "multus.daemon.handlers", "override_request_config"),
-    ("context build", "", "multus.daemon.wire", "CallArgs.to_cmd_args"),
-    ("context build", "", "multus.daemon.handlers", "build_context"),
-    ("pod lookup", "", "multus.daemon.kube_cache", "CachedKube.get_pod"),
-    ("delegate resolution", "", "multus.plugin.add", "resolve_delegates"),
-    ("NAD lookup", "delegate resolution", "multus.daemon.kube_cache", "CachedKube.get_network_attachment_definition"),
-    ("scratch-cache write", "", "multus.plugin.scratch", "save_delegates"),
-    ("ifname check", "", "multus.plugin.execute", "check_interface_free"),
-    ("plugin exec", "", "multus.cni.runtime", "exec_with_result"),
-    ("plugin exec", "", "multus.cni.runtime", "exec_without_result"),
-    ("result-cache write", "", "multus.cni.cache", "ResultCache.save"),
-    ("result-cache read", "", "multus.cni.cache", "ResultCache.load"),
-    ("result-cache remove", "", "multus.cni.cache", "ResultCache.remove"),
-    ("default-route fix", "", "multus.plugin.add", "fix_default_route"),
-    ("network-status PATCH", "", "multus.plugin.add", "write_network_status"),
-    ("events", "", "multus.plugin.events", "KubeEventSink.emit"),
-    ("event POST", "events", "multus.daemon.kube_cache", "CachedKube.create_event"),
-    ("scratch-cache read", "", "multus.plugin.scratch", "load_delegates"),
-    ("scratch-cache remove", "", "multus.plugin.scratch", "remove_delegates"),
-    ("result-cache scan", "", "multus.plugin.delete", "release_uncovered_attachments"),
-    ("response", "", "multus.daemon.wire", "add_response"),
-]
-TOTAL = "handler total"
-# The daemon's HTTP work around the handler, per connection (the shim's /cni; /readyz first only when it
-# had to wait for the daemon).
-HTTP_POINTS: list[tuple[str, str, str, str]] = [
-    ("http: request line + headers", "", "multus.daemon.connection", "HttpConnection._read_request_head"),
-    ("http: body read", "", "multus.daemon.connection", "HttpConnection._read_body"),
-    ("http: routing + probes + metrics", "", "multus.daemon.handlers", "Router.__call__"),
-    ("http: response write", "", "multus.daemon.connection", "HttpConnection._write"),
-]
-CONNECTION = "connection open (accept to close)"
-HANDLER_CPU = "handler thread CPU"
-CPU = "cpu|"  # prefix of a span's CPU-time twin
-CONNECTION_CPU = "connection thread CPU (HTTP + handler)"
-
-
-class SpanRecorder:
-    """Span totals per connection (the shim's /cni), kept on the serving thread; spans outside a
-    connection go to 'background'."""
-
-    def __init__(self) -> None:
-        self.local = threading.local()
-        self.lock = threading.Lock()
-        self.requests: list[dict[str, Any]] = []
-        self.background: dict[str, list[float]] = {}
-
-    def add(self, label: str, seconds: float) -> None:
-        current = getattr(self.local, "record", None)
-        if current is not None:
-            current["spans"][label] = current["spans"].get(label, 0.0) + seconds
-        else:
-            with self.lock:
-                self.background.setdefault(label, []).append(seconds)
-
-    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        perf = time.perf_counter
-
-        cpu_label, thread_time = CPU + label, time.thread_time
-
-        def spanned(*a: Any, **kw: Any) -> Any:
-            t0, c0 = perf(), thread_time()
-            try:
-                return fn(*a, **kw)
-            finally:
-                self.add(label, perf() - t0)
-                self.add(cpu_label, thread_time() - c0)
-
-        return spanned
-
-    def reset(self) -> None:
-        with self.lock:
-            self.requests.clear()
-            self.background.clear()
-
-
-def install_spans(recorder: SpanRecorder, cprofile_out: str | None, cprofile_clock: str = "wall") -> Any:
-    """Wrap SPAN_POINTS, HTTP_POINTS, the connection (one record each) and the /cni handler (its total,
-    and optionally cProfile). Returns the profiler, if any."""
-    import importlib
-
-    import multus.daemon.handlers as handlers
-    import multus.daemon.server as server
-    import multus.daemon.wire as wire
-
-    for label, _parent, module_name, attr in SPAN_POINTS + HTTP_POINTS:
-        target: Any = importlib.import_module(module_name)
-        *owners, name = attr.split(".")
-        for owner in owners:
-            target = getattr(target, owner)
-        setattr(target, name, recorder.wrap(label, getattr(target, name)))
-
-    original_extract = wire.extract_call
-
-    def extract_call(env: Any, stdin: bytes) -> Any:
-        call = original_extract(env, stdin)
-        record = getattr(recorder.local, "record", None)
-        if record is not None:
-            record["verb"] = call.command
-            record["pod"] = next((p.split("=", 1)[1] for p in call.args.split(";")
-                                  if p.startswith("K8S_POD_NAME=")), "")
-        return call
-
-    wire.extract_call = extract_call
-    profiler = None
-    profile_lock = threading.Lock()
-    if cprofile_out:
-        import cProfile
-
-        profiler = cProfile.Profile(time.thread_time) if cprofile_clock == "cpu" else cProfile.Profile()
-    original_cni = handlers.Handlers.cni
-
-    def cni(self: Any, request: Any) -> Any:
-        profiling = profiler is not None and profile_lock.acquire(blocking=False)
-        t0, c0 = time.perf_counter(), time.thread_time()
-        try:
-            if profiling:
-                assert profiler is not None
-                profiler.enable()
-            return original_cni(self, request)
-        finally:
-            if profiling:
-                assert profiler is not None
-                profiler.disable()
-                profile_lock.release()
-            recorder.add(TOTAL, time.perf_counter() - t0)
-            recorder.add(HANDLER_CPU, time.thread_time() - c0)
-
-    handlers.Handlers.cni = cni  # type: ignore[method-assign]
-    original_serve = server.DaemonServer._serve
-
-    def serve(self: Any, conn: Any) -> None:
-        record: dict[str, Any] = {"verb": "", "pod": "", "spans": {}}
-        recorder.local.record = record
-        t0, c0 = time.perf_counter(), time.thread_time()
-        try:
-            original_serve(self, conn)
-        finally:
-            record["spans"][CONNECTION] = time.perf_counter() - t0
-            record["spans"][CONNECTION_CPU] = time.thread_time() - c0
-            recorder.local.record = None
-            if record["verb"]:
-                with recorder.lock:
-                    recorder.requests.append(record)
-
-    server.DaemonServer._serve = serve  # type: ignore[method-assign]
-    original_call = handlers.Router.__call__
-
-    def route(self: Any, request: Any) -> Any:
-        if request.path == "/bench/spans/reset":
-            recorder.reset()
-            if profiler is not None:
-                with profile_lock:
-                    profiler.clear()
-            return wire.EMPTY_OK
-        return original_call(self, request)
-
-    handlers.Router.__call__ = route  # type: ignore[method-assign]
-    return profiler
-
-
-def span_daemon(config_path: str, out_path: str, cprofile_out: str | None, cprofile_clock: str) -> int:
-    """``multus-daemon`` as its console script runs it, with spans; writes them to ``out_path`` at exit."""
-    recorder = SpanRecorder()
-    profiler = install_spans(recorder, cprofile_out, cprofile_clock)
-    from multus.daemon.autoconfig import autoconfig_extension
-    from multus.daemon.main import run
-    from multus.daemon.service import production_daemon
-
-    try:
-        return run(["--config", config_path], extensions=[autoconfig_extension()], daemon_factory=production_daemon)
-    finally:
-        with recorder.lock:
-            Path(out_path).write_text(json.dumps({"requests": recorder.requests, "background": recorder.background}))
-        if profiler is not None and cprofile_out:
-            profiler.dump_stats(cprofile_out)
-
-
 # ---- report --------------------------------------------------------------------------------------------
 
 ARM_LABELS = {"bridge": "bridge alone", "thick1": "thick 1 network", "thick2": "thick 2 networks",
@@ -885,77 +701,6 @@ def report_memory(started: dict[str, int], churn: dict[str, Any], concurrency: i
     print(f"  after {churn['count']} pods of churn ({concurrency} at a time) {after['VmRSS'] / 1024:>8.1f}   "
           f"({(after['VmRSS'] - before['VmRSS']) / 1024:+.1f}; peak VmHWM {after['VmHWM'] / 1024:.1f}; "
           f"{churn['count'] / churn['seconds']:.1f} pods/s ADD+DEL)")
-
-
-def report_profile(data: dict[str, Any], iterations: int) -> None:
-    print(f"\nwhere a request's time goes inside the daemon running {data['tree']}: {iterations} sequential ADD+DEL "
-          "per\nnetwork count, ms; medians of perf_counter spans (wall) and of the request thread's CPU time in them "
-          "(cpu)")
-    parents = {label: parent for label, parent, _, _ in SPAN_POINTS}
-    order = list(dict.fromkeys(label for label, _, _, _ in SPAN_POINTS))
-    groups: dict[tuple[str, str], list[dict[str, float]]] = {}
-    for record in data["requests"]:
-        kind = record["pod"].split("-", 1)[0]
-        if kind in ("t1", "t2") and record["verb"] in ("ADD", "DEL"):
-            groups.setdefault((kind, record["verb"]), []).append(record["spans"])
-    keys = [(k, v) for v in ("ADD", "DEL") for k in ("t1", "t2") if (k, v) in groups]
-    names = {"t1": "1 net", "t2": "2 nets"}
-    header = f"  {'step':<36}" + "".join(f"{names[k] + ' ' + v:>15}{'cpu':>7}" for k, v in keys)
-    print(header)
-    print("  " + "-" * (len(header) - 2))
-    Derived = Callable[[dict[str, float]], float]
-
-    def row(label: str, wall: Derived, cpu: Derived | None = None, indent: str = "") -> None:
-        cells = ""
-        for key in keys:
-            cells += f"{med([wall(spans) for spans in groups[key]]) * 1e3:>15.3f}"
-            cells += f"{med([cpu(spans) for spans in groups[key]]) * 1e3:>7.2f}" if cpu else f"{'':>7}"
-        print(f"  {indent + label:<36}{cells}")
-
-    def span(label: str) -> Derived:
-        return lambda spans: spans.get(label, 0.0)
-
-    def cpu_of(label: str) -> Derived:
-        return lambda spans: spans.get(CPU + label, 0.0)
-
-    for label in order:
-        if any(span(label)(spans) for key in keys for spans in groups[key]):
-            row(label, span(label), cpu_of(label), "  " if parents[label] else "")
-    top = [label for label in order if not parents[label]]
-    row("(unattributed)", lambda spans: spans.get(TOTAL, 0.0) - sum(spans.get(label, 0.0) for label in top),
-        lambda spans: spans.get(HANDLER_CPU, 0.0) - sum(spans.get(CPU + label, 0.0) for label in top))
-    row(TOTAL, span(TOTAL), span(HANDLER_CPU))
-    router = HTTP_POINTS[2][0]
-    print("  daemon HTTP around the handler (the shim's connection: /cni at once, no readiness probe):")
-    for label, _, _, _ in HTTP_POINTS:
-        if label == router:  # its span holds the handler's
-            row(label, lambda spans: spans.get(router, 0.0) - spans.get(TOTAL, 0.0),
-                lambda spans: spans.get(CPU + router, 0.0) - spans.get(HANDLER_CPU, 0.0), "  ")
-        else:
-            row(label, span(label), cpu_of(label), "  ")
-    row(CONNECTION, span(CONNECTION), span(CONNECTION_CPU), "  ")
-    row("waiting on the shim", lambda spans: spans.get(CONNECTION, 0.0) - spans.get(router, 0.0) - sum(
-        spans.get(label, 0.0) for label, _, _, _ in HTTP_POINTS if label != router), None, "  ")
-    if "daemon_cpu_per_pair" in data:
-        print(f"  daemon process CPU, all threads (/proc/<pid>/stat), per ADD+DEL, both network counts: "
-              f"{data['daemon_cpu_per_pair'] * 1e3:.2f} ms (span and clock overhead included)")
-    client = {(k, v): data["client"].get(f"{k}|{v}", []) for k, v in keys}
-    print(f"  {'shim process wall (client)':<36}" + "".join(f"{med(client[key]):>15.3f}{'':>7}" for key in keys))
-    print(f"  {'outside the handler':<36}" + "".join(
-        f"{med(client[key]) - med([s.get(TOTAL, 0.0) for s in groups[key]]) * 1e3:>15.3f}{'':>7}" for key in keys))
-    print("  (waiting on the shim: the connection's open time not spent in the daemon's HTTP code or the handler, "
-          "i.e.\n  the shim's work between connecting and sending; outside the handler: median client wall minus "
-          "median handler\n  total: the shim's interpreter start and exit, connect and HTTP exchange)")
-    if data.get("background"):
-        print("  off the request path (background threads), median ms / count:")
-        for label, values in data["background"].items():
-            if not label.startswith(CPU):
-                print(f"    {label:<26}{med(values) * 1e3:>9.3f} / {len(values)}")
-    for key in ("cprofile_tottime", "cprofile_cumulative"):
-        if key in data:
-            print(f"\ncProfile of the /cni handler ({data.get('cprofile_clock', 'wall')} time, by "
-                  f"{key.split('_')[1]}):")
-            print("\n".join(line for line in data[key].splitlines() if line.strip())[:6000])
 
 
 # ---- process structure: parent (namespaces) and inner (measurements) ----------------------------------------
@@ -1079,18 +824,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--node-netns", help=argparse.SUPPRESS)
     parser.add_argument("--pod-netns", action="append", help=argparse.SUPPRESS)
-    parser.add_argument("--span-daemon", metavar="CONFIG", help=argparse.SUPPRESS)
-    parser.add_argument("--span-out", help=argparse.SUPPRESS)
-    parser.add_argument("--span-tree", help=argparse.SUPPRESS)
     parser.add_argument("--api-server", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--cprofile-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.api_server:
         return api_server(args.api_latency)
-    if args.span_daemon:  # the daemon child of --profile: no signal juggling, the daemon handles SIGTERM
-        if args.span_tree:
-            sys.path.insert(0, args.span_tree)  # before anything imports multus
-        return span_daemon(args.span_daemon, args.span_out, args.cprofile_out, args.cprofile or "wall")
     if min(args.iterations, args.burst, args.churn, args.concurrency) < 1 or args.profile < 0:
         parser.error("--iterations, --burst, --churn and --concurrency must be at least 1")
     return benchlib.run_interruptible(lambda: inner(args) if args.inner else parent(args))
