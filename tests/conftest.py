@@ -20,6 +20,10 @@ Fixtures:
     ipam_leases         ipam_leases(): host-local's leases in ipam_data_dir
     host_executor       an executor running plugins in host_ns, recording every call (RecordingExecutor)
     host_runtime        CNIRuntime over real_plugins_dir, host_executor and cni_cache_dir
+
+Also, for the whole session: the real ``tuning`` plugin keeps its state in /var/run/cni/tuning (a path it
+hard-codes) and removes its files on DEL but not the directories; directories the session created are
+removed at its end when empty, so a test run leaves nothing under /var/run.
 """
 
 from __future__ import annotations
@@ -39,6 +43,20 @@ from multus.testing.recording_executor import RecordingExecutor
 
 NETNS_PREFIX = "cnitest-"
 DEFAULT_PLUGINS_DIR = "/usr/lib/cni"
+# State directories real plugins create outside anything a test owns (the innermost last).
+PLUGIN_STATE_DIRS = (Path("/var/run/cni"), Path("/var/run/cni/tuning"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plugin_state_dirs_removed() -> Iterator[None]:
+    """Remove, at the end of the session, the plugin state directories it created, if they are empty."""
+    created = [d for d in PLUGIN_STATE_DIRS if not d.exists()]
+    yield
+    for directory in reversed(created):
+        try:
+            directory.rmdir()
+        except OSError:  # not there, or not empty: something else's, or a plugin's leftover to see
+            pass
 
 
 # ---- namespaces ------------------------------------------------------------------------------------
