@@ -5,29 +5,35 @@ like Go's: ``2026-11-29T02:05:51Z [error] message``. Warnings print at the error
 ``[error] warning: ...``, as Go's Warningf does. ``logFile`` adds a rotating file (``logOptions``:
 maxSize MB, maxBackups, maxAge days, compress), ``logToStderr`` (default true) the stderr stream.
 
-Code everywhere logs with ``logging.getLogger(__name__)``; only an entry point (the thin plugin's main,
-the daemon) calls :func:`configure`, which sets up the ``multus`` logger tree.
+Code logs through :func:`get_logger` (a :class:`Logger`), and records go through the ``multus`` tree of the
+standard logging module, formatted and written by :mod:`multus.log_output`. Why the indirection: a thin
+plugin call is a fresh process per CNI call, importing ``logging`` costs it ~4 ms, and at Go's default
+level (panic) a call writes no line at all. So the thin plugin hands its settings to
+:func:`configure_on_first_record`, and ``logging`` is imported (and set up with them) only when a record
+at or above the configured level is due. A process that has ``logging`` loaded anyway (the daemon, which
+calls :func:`configure` at start, or a test run) forwards every record at once and lets logging's own
+levels decide, exactly as if modules called ``logging.getLogger`` themselves.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import time
-from functools import cache
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    import logging
 
 ROOT_LOGGER = "multus"
 
+# The standard logging module's level numbers (fixed, documented values), here so that naming a level
+# does not import logging.
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+
 # Go's names -> the threshold of the standard logging module. "error" admits warnings too.
-LEVELS = {"panic": logging.CRITICAL, "error": logging.WARNING, "verbose": logging.INFO, "debug": logging.DEBUG}
+LEVELS = {"panic": CRITICAL, "error": WARNING, "verbose": INFO, "debug": DEBUG}
 DEFAULT_LEVEL = "panic"
-_NAMES = {logging.CRITICAL: "panic", logging.ERROR: "error", logging.WARNING: "error", logging.INFO: "verbose",
-          logging.DEBUG: "debug"}
+# A record's level -> the name Go prints in its line.
+LOG_LEVEL_NAMES = {CRITICAL: "panic", ERROR: "error", WARNING: "error", INFO: "verbose", DEBUG: "debug"}
 
 
 class LogSettings(NamedTuple):
@@ -46,60 +52,6 @@ class LogSettings(NamedTuple):
     compress: bool = True
 
 
-class GoFormatter(logging.Formatter):
-    """``<RFC3339> [<level>] <message>``, warnings prefixed ``warning: ``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
-        level = _NAMES.get(record.levelno, "debug")
-        message = record.getMessage()
-        if record.levelno == logging.WARNING:
-            message = "warning: " + message
-        if record.exc_info and record.levelno >= logging.CRITICAL:
-            message += "\n========= Stack trace output ========\n" + self.formatException(record.exc_info)
-        return f"{stamp} [{level}] {message}"
-
-
-@cache
-def _rotating_file_class() -> Callable[[str, LogSettings], logging.Handler]:
-    """The rotating-file handler class, defined on first use: logging.handlers (socket, pickle, queue)
-    costs ~5 ms to import and only a configured ``logFile`` needs it, not every CNI call."""
-    import logging.handlers
-
-    class _RotatingFile(logging.handlers.RotatingFileHandler):
-        """A size-rotated log that optionally gzips backups and drops those older than max_age_days."""
-
-        def __init__(self, path: str, settings: LogSettings) -> None:
-            super().__init__(path, maxBytes=max(settings.max_size_mb, 1) * 1024 * 1024,
-                             backupCount=max(settings.max_backups, 1))
-            self._max_age = settings.max_age_days * 86400
-            if settings.compress:
-                self.namer = lambda name: name + ".gz"
-                self.rotator = _gzip_rotate
-
-        def doRollover(self) -> None:
-            super().doRollover()
-            if self._max_age <= 0:
-                return
-            cutoff = time.time() - self._max_age
-            directory, base = os.path.split(self.baseFilename)
-            for name in os.listdir(directory or "."):
-                path = os.path.join(directory, name)
-                if name.startswith(base + ".") and os.path.getmtime(path) < cutoff:
-                    os.unlink(path)
-
-    return _RotatingFile
-
-
-def _gzip_rotate(source: str, dest: str) -> None:
-    import gzip  # deferred with the handler: only rotation of a compressed log file needs them
-    import shutil
-
-    with open(source, "rb") as src, gzip.open(dest, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    os.unlink(source)
-
-
 def level_for(name: str) -> int:
     """The threshold for a Go level name (case-insensitive); unknown names keep the default, with a note."""
     if not name:
@@ -111,27 +63,76 @@ def level_for(name: str) -> int:
     return level
 
 
+# Settings waiting for the first record worth writing (a plugin process; see configure_on_first_record),
+# and the level such a record needs. Until something is configured this is logging's own default
+# behaviour: warnings and above reach stderr.
+_pending: LogSettings | None = None
+_threshold = WARNING
+
+
 def configure(settings: LogSettings, stream: TextIO | None = None) -> logging.Logger:
-    """Point the ``multus`` logger at stderr and/or a file, replacing what an earlier call set up."""
-    logger = logging.getLogger(ROOT_LOGGER)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
-    logger.setLevel(level_for(settings.level))
-    logger.propagate = False
-    formatter = GoFormatter()
-    if settings.to_stderr:
-        stream_handler = logging.StreamHandler(stream or sys.stderr)
-        stream_handler.setFormatter(formatter)
-        logger.addHandler(stream_handler)
-    if settings.file:
-        try:
-            file_handler = _rotating_file_class()(settings.file, settings)
-        except OSError as exc:
-            sys.stderr.write(f"multus logging: cannot open log file {settings.file}: {exc}\n")
-        else:
-            file_handler.setFormatter(formatter)
-            logger.addHandler(file_handler)
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
-    return logger
+    """Point the ``multus`` logger at stderr and/or a file now, replacing what an earlier call set up."""
+    global _pending
+    _pending = None
+    from multus.log_output import configure as set_up
+
+    return set_up(settings, stream)
+
+
+def configure_on_first_record(settings: LogSettings) -> None:
+    """Apply ``settings`` when the first record at or above their level is logged, and not before.
+
+    An unknown level name is reported now (as :func:`configure` does) and replaced by the default.
+    """
+    global _pending, _threshold
+    _threshold = level_for(settings.level)
+    _pending = settings._replace(level=LOG_LEVEL_NAMES[_threshold])
+
+
+def _standard_logger(name: str) -> logging.Logger:
+    global _pending
+    import logging
+
+    settings, _pending = _pending, None
+    if settings is not None:
+        configure(settings)
+    return logging.getLogger(name)
+
+
+class Logger:
+    """What a module logs through (``log = get_logger(__name__)``): the standard logger of that name,
+    looked up when the first record is due, so that a process that writes nothing never imports
+    ``logging``."""
+
+    __slots__ = ("_logger", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._logger: logging.Logger | None = None
+
+    def debug(self, msg: str, *args: object) -> None:
+        self._log(DEBUG, msg, args)
+
+    def info(self, msg: str, *args: object) -> None:
+        self._log(INFO, msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self._log(WARNING, msg, args)
+
+    def error(self, msg: str, *args: object) -> None:
+        self._log(ERROR, msg, args)
+
+    def critical(self, msg: str, *args: object) -> None:
+        self._log(CRITICAL, msg, args)
+
+    def _log(self, level: int, msg: str, args: tuple[object, ...]) -> None:
+        logger = self._logger
+        if logger is None:
+            if level < _threshold and "logging" not in sys.modules:
+                return  # nothing configured would write it, and nothing else loaded logging
+            logger = self._logger = _standard_logger(self.name)
+        logger.log(level, msg, *args, stacklevel=3)  # the record names the caller, not this method
+
+
+def get_logger(name: str) -> Logger:
+    return Logger(name)

@@ -11,7 +11,10 @@ Checked:
   ``maxSize`` MB; backups gzip-compressed (or plain without ``compress``) and capped at
   ``maxBackups``; backups older than ``maxAge`` days are dropped at rotation; an unopenable file is
   reported on stderr and logging goes on;
-* ``configure()`` twice replaces the handlers (no duplicate lines, the old stream gets nothing).
+* ``configure()`` twice replaces the handlers (no duplicate lines, the old stream gets nothing);
+* a plugin process (``configure_on_first_record``): at the default level a call that writes nothing never
+  imports ``logging``; the first line at the level sets logging up with the settings (stderr and file);
+  an unknown level is reported once; with logging loaded, every record goes to the standard logger.
 
 A fixture restores the ``multus`` logger as it was, so no test leaks handlers into another.
 """
@@ -23,13 +26,15 @@ import io
 import logging
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from multus.logs import DEFAULT_LEVEL, LEVELS, ROOT_LOGGER, LogSettings, configure, level_for
+from multus.logs import DEFAULT_LEVEL, LEVELS, ROOT_LOGGER, LogSettings, configure, get_logger, level_for
 
 STAMP = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
 MB = 1024 * 1024
@@ -291,3 +296,59 @@ def test_go_s_defaults_are_100_mb_5_backups_5_days_compressed() -> None:
     assert LogSettings() == LogSettings(level="", file="", to_stderr=True, max_size_mb=100, max_backups=5,
                                         max_age_days=5, compress=True)
 
+
+
+# ---- a plugin process: logging set up when the first line is due -----------------------------------------
+
+
+def run_plugin_process(settings: str, logs: str) -> tuple[str, bool]:
+    """A fresh interpreter that configures logging as the thin plugin does, then logs ``logs`` (code run
+    with ``log`` bound); returns its stderr and whether the standard logging module got imported."""
+    code = (
+        "import sys\n"
+        "from multus.logs import LogSettings, configure_on_first_record, get_logger\n"
+        f"configure_on_first_record({settings})\n"
+        "log = get_logger('multus.plugin.add')\n"
+        f"{logs}\n"
+        "print('logging' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return done.stderr, done.stdout.strip() == "True"
+
+
+def test_at_go_s_default_level_a_call_that_writes_nothing_never_imports_logging() -> None:
+    stderr, imported = run_plugin_process("LogSettings()", "log.warning('below panic'); log.error('also below')")
+    assert (stderr, imported) == ("", False)
+
+
+def test_the_first_line_at_the_level_sets_logging_up_with_the_settings(tmp_path: Path) -> None:
+    log_file = tmp_path / "multus.log"
+    stderr, imported = run_plugin_process(
+        f"LogSettings(level='error', file={str(log_file)!r})",
+        "log.debug('below'); log.warning('a warning'); log.error('an error %s', 7)")
+    assert imported
+    expected = [r"\[error\] warning: a warning", r"\[error\] an error 7"]
+    for text in (stderr, log_file.read_text()):
+        got = text.splitlines()
+        assert len(got) == len(expected), text
+        assert all(re.fullmatch(f"{STAMP} {e}", line) for line, e in zip(got, expected, strict=True)), text
+
+
+def test_an_unknown_level_of_a_plugin_process_is_reported_once_and_means_the_default() -> None:
+    stderr, imported = run_plugin_process("LogSettings(level='chatty')",
+                                          "log.error('below panic'); log.critical('a panic')")
+    assert imported
+    assert stderr.splitlines()[0] == "multus logging: cannot set logging level to chatty"
+    assert stderr.count("cannot set logging level") == 1
+    assert [line.split("] ", 1)[1] for line in stderr.splitlines()[1:]] == ["a panic"]
+
+
+def test_with_logging_loaded_every_record_goes_to_the_standard_logger() -> None:
+    """What the daemon and tests see: the logger forwards to ``logging.getLogger(name)`` as it was."""
+    stream = io.StringIO()
+    configure(LogSettings(level="verbose"), stream=stream)
+    log = get_logger("multus.plugin.delete")
+    log.debug("below the threshold")
+    log.info("pod %s: %d networks", "web", 2)
+    assert [line.split("] ", 1)[1] for line in lines(stream)] == ["pod web: 2 networks"]

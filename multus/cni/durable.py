@@ -18,7 +18,6 @@ and configuration files, always sync before the rename.
 from __future__ import annotations
 
 import _thread
-import logging
 import os
 import queue
 import threading
@@ -26,7 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from multus.logs import get_logger
+
+log = get_logger(__name__)
 
 _scope = threading.local()  # .pending: the current call's syncs on this thread, when inside a scope
 

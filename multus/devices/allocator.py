@@ -9,15 +9,15 @@ Warning event on the pod, and remembered so a failing delegate can say why (see 
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any, Protocol
 
 from multus.cni.errors import CniError, ErrorCode
 from multus.devices.hints import missing_device_message, pod_resource_requests
 from multus.devices.source import DeviceSource
+from multus.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 NO_DEVICE_EVENT_REASON = "NoDeviceForResource"
 

@@ -11,17 +11,17 @@ Nothing here ever fails an ADD or a DEL: device-info is reported, not required.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from multus.devices import DEFAULT_DEVINFO_DIR
+from multus.logs import get_logger
 
 if TYPE_CHECKING:
     from multus.plugin.delegate import Delegate
 
 __all__ = ["DEFAULT_DEVINFO_DIR", "cni_file_of", "copy_from_device_plugin", "read_for_status", "remove"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def cni_file_of(capability_args: dict[str, Any]) -> str:

@@ -10,7 +10,6 @@ network-status annotation. The master's result is what the runtime gets.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any, NamedTuple
 
 from multus.cni import types as cnitypes
@@ -18,6 +17,7 @@ from multus.cni.errors import CniError
 from multus.devices import deviceinfo
 from multus.devices.allocator import PodDeviceAllocator
 from multus.devices.hints import delegate_failure_hint
+from multus.logs import get_logger
 from multus.plugin import gateway, scratch
 from multus.plugin.concurrency import run_concurrently
 from multus.plugin.context import CallContext
@@ -29,7 +29,7 @@ from multus.plugin.resolve import aux_chain_delegate, cluster_and_default_networ
 from multus.plugin.status import added_interface_message, network_statuses
 from multus.plugin.status_writer import write_network_status
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class Attached(NamedTuple):

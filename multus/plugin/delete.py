@@ -16,7 +16,6 @@ and a second DEL finds nothing cached.
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 from multus.cni.cache import CachedAttachment, ResultCache
@@ -25,6 +24,7 @@ from multus.cni.netconf import load_any
 from multus.cni.runtime import RuntimeConf
 from multus.devices import deviceinfo
 from multus.devices.allocator import PodDeviceAllocator
+from multus.logs import get_logger
 from multus.plugin import scratch
 from multus.plugin.concurrency import run_concurrently
 from multus.plugin.context import CallContext
@@ -33,7 +33,7 @@ from multus.plugin.execute import delegate_del, runtime_conf_for
 from multus.plugin.pods import PodNotFound, PodUIDMismatch, check_uid, get_pod
 from multus.plugin.readiness import check_readiness_once
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def cmd_del(ctx: CallContext) -> None:

@@ -23,7 +23,7 @@ from multus.cni.skel import CmdArgs, PluginFuncs, plugin_main
 from multus.cni.version import ALL_VERSIONS, CURRENT_VERSION, PluginInfo
 from multus.devices import DEFAULT_DEVINFO_DIR
 from multus.devices.source import DEFAULT_KUBELET_ROOT_DIR, DeviceSource, LazyPodResources
-from multus.logs import LogSettings, configure
+from multus.logs import LogSettings, configure_on_first_record
 from multus.plugin.config import MultusNetConf, load_netconf
 from multus.plugin.context import CallContext, KubeAPI, connect_kube, make_runtime
 from multus.plugin.events import KubeEventSink, NullEventSink
@@ -57,12 +57,13 @@ def build_context(args: CmdArgs, environ: Mapping[str, str], *, kube_factory: Ku
                   device_source: DeviceSource | None = None, sysfs_root: str | None = None) -> CallContext:
     """A call's context from skel's arguments; tests inject the API client and the plugin executor.
 
-    The thin plugin applies the config's log settings per call (a process per call); the daemon sets
-    logging up once from its own config and passes ``configure_logging=False``.
+    The thin plugin applies the config's log settings per call (a process per call), when the first line
+    is due (most calls write none and never import ``logging``); the daemon sets logging up once from
+    its own config and passes ``configure_logging=False``.
     """
     conf = load_netconf(args.stdin_data)
     if configure_logging:
-        configure(log_settings(conf))
+        configure_on_first_record(log_settings(conf))
     k8s = parse_k8s_args(args.args) if args.args else K8sArgs()
     kube = kube_factory(conf, environ)
     runtime_config = conf.runtime_config.to_dict() if conf.runtime_config is not None else {}

@@ -5,12 +5,13 @@ An event that cannot be written is logged and dropped; a CNI call never fails be
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from multus.logs import get_logger
+
+log = get_logger(__name__)
 
 COMPONENT = "multus"
 

@@ -6,16 +6,16 @@ warns, because a DEL must release what was allocated even while the cluster netw
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
 from multus.cni.errors import CniError, ErrorCode
+from multus.logs import get_logger
 
 WAIT_INTERVAL = 1.0
 WAIT_TIMEOUT = 45.0
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def wait_for_readiness(path: str, *, timeout: float | None = None, interval: float | None = None) -> None:

@@ -9,12 +9,12 @@ Pods in ``systemNamespaces`` get no annotation (Go meant to do this, but compare
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from multus.cni.errors import CniError
 from multus.k8s.errors import ConflictError, KubeAPIError, NotFoundError, ServerError, UnavailableError
+from multus.logs import get_logger
 from multus.plugin.context import CallContext
 from multus.plugin.status import format_network_status
 
@@ -22,7 +22,7 @@ NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 ATTEMPTS = 5
 FIRST_BACKOFF = 0.01
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def write_network_status(ctx: CallContext, pod: dict[str, Any], statuses: list[dict[str, Any]]) -> None:
