@@ -13,11 +13,10 @@ A file written by an old libcni holds only the bare result; it is still read as 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -48,7 +47,7 @@ class CachedAttachment(NamedTuple):
         body: dict[str, Any] = {
             "kind": CACHE_KIND,
             "containerId": self.container_id,
-            "config": base64.b64encode(self.config).decode(),
+            "config": binascii.b2a_base64(self.config, newline=False).decode(),
             "ifName": self.if_name,
             "networkName": self.network_name,
         }
@@ -66,7 +65,7 @@ class CachedAttachment(NamedTuple):
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> CachedAttachment:
         try:
-            config = base64.b64decode(body.get("config") or "", validate=True)
+            config = binascii.a2b_base64(body.get("config") or "", strict_mode=True)
             pairs = tuple((str(k), str(v)) for k, v in (body.get("cniArgs") or []))
         except (ValueError, TypeError) as exc:
             raise CniError("invalid cached attachment", str(exc), ErrorCode.DECODING_FAILURE) from exc
@@ -87,18 +86,18 @@ class ResultCache:
     """The ``results/`` directory of a CNI cache dir."""
 
     def __init__(self, cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> None:
-        self.cache_dir = Path(cache_dir)
-        self.results_dir = self.cache_dir / "results"
+        self.cache_dir = os.fspath(cache_dir)
+        self.results_dir = os.path.join(self.cache_dir, "results")
 
-    def path(self, network_name: str, container_id: str, if_name: str) -> Path:
-        return self.results_dir / f"{network_name}-{container_id}-{if_name}"
+    def path(self, network_name: str, container_id: str, if_name: str) -> str:
+        return os.path.join(self.results_dir, f"{network_name}-{container_id}-{if_name}")
 
-    def save(self, entry: CachedAttachment) -> Path:
+    def save(self, entry: CachedAttachment) -> str:
         """Write an entry atomically: readers see the old file or the new one, never a partial one."""
         target = self.path(entry.network_name, entry.container_id, entry.if_name)
         data = json.dumps(entry.to_dict()).encode()
         try:
-            self.results_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.makedirs(self.results_dir, mode=0o700, exist_ok=True)
             write_atomically(target, data, mode=0o600, deferrable=True)
         except OSError as exc:
             raise CniError(f"failed to write result cache {target}", str(exc), ErrorCode.IO_FAILURE) from exc
@@ -108,7 +107,7 @@ class ResultCache:
         """The entry for an attachment, or None when there is none; a corrupt file is an error."""
         target = self.path(network_name, container_id, if_name)
         try:
-            data = target.read_bytes()
+            data = _read(target)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -117,7 +116,7 @@ class ResultCache:
 
     def remove(self, network_name: str, container_id: str, if_name: str) -> None:
         try:
-            self.path(network_name, container_id, if_name).unlink()
+            os.unlink(self.path(network_name, container_id, if_name))
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -135,7 +134,7 @@ class ResultCache:
             names = [name for name in names if f"-{container_id}-" in name]
         for name in names:
             try:
-                data = (self.results_dir / name).read_bytes()
+                data = _read(os.path.join(self.results_dir, name))
                 body = json.loads(data)
             except (OSError, ValueError):
                 continue
@@ -148,7 +147,12 @@ class ResultCache:
                     yield entry
 
 
-def _decode(target: Path, data: bytes, network_name: str, container_id: str, if_name: str) -> CachedAttachment:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _decode(target: str, data: bytes, network_name: str, container_id: str, if_name: str) -> CachedAttachment:
     try:
         body = json.loads(data)
     except ValueError as exc:

@@ -23,7 +23,6 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from multus.logs import get_logger
 
@@ -128,7 +127,7 @@ def joined(scope: list[_Sync] | None) -> Iterator[None]:
         _scope.pending = outer
 
 
-def _create_temp_file(target: Path) -> tuple[int, str]:
+def _create_temp_file(target: str) -> tuple[int, str]:
     """A new mode-0600 file ``.<name>.<random>.tmp`` beside ``target``, created exclusively as mkstemp does.
 
     Not ``tempfile.mkstemp`` itself: importing tempfile pulls in shutil and random (~3 ms), paid by every
@@ -136,7 +135,8 @@ def _create_temp_file(target: Path) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for _ in range(100):
-        tmp_name = os.path.join(target.parent, f".{target.name}.{os.urandom(6).hex()}.tmp")
+        directory, name = os.path.split(target)
+        tmp_name = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(tmp_name, flags, 0o600), tmp_name
         except FileExistsError:
@@ -144,12 +144,14 @@ def _create_temp_file(target: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temp file name beside {target}")
 
 
-def write_atomically(target: Path, data: bytes, mode: int = 0o600, deferrable: bool = False) -> None:
+def write_atomically(target: str | os.PathLike[str], data: bytes, mode: int = 0o600,
+                     deferrable: bool = False) -> None:
     """Write ``data`` to ``target`` through a temp file in the same directory and a rename.
 
     The data is synced before the rename, or, when ``deferrable`` and inside :func:`deferred_syncs`,
     after it on the sync thread (see the module docstring).
     """
+    target = os.fspath(target)
     pending: list[_Sync] | None = getattr(_scope, "pending", None) if deferrable else None
     fd, tmp_name = _create_temp_file(target)
     try:

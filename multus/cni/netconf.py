@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from multus.cni.errors import CniError, ConfigError
@@ -137,7 +136,7 @@ class NetworkConfigList(NamedTuple):
     plugins: tuple[NetworkConfig, ...]
 
     @classmethod
-    def from_object(cls, raw: dict[str, Any], chain_dir: Path | None = None) -> NetworkConfigList:
+    def from_object(cls, raw: dict[str, Any], chain_dir: str | os.PathLike[str] | None = None) -> NetworkConfigList:
         """Build a list from its JSON object; with ``chain_dir``, plugins in ``<chain_dir>/<name>/*.conf``
         are appended unless the list sets ``loadOnlyInlinedPlugins``."""
         problems: list[str] = []
@@ -158,7 +157,7 @@ class NetworkConfigList(NamedTuple):
         validate_network_name(name)
         extra_plugins: tuple[NetworkConfig, ...] = ()
         if chain_dir is not None and not only_inlined:
-            extra_plugins = tuple(conf_from_file(p) for p in conf_files(chain_dir / name, (".conf",)))
+            extra_plugins = tuple(conf_from_file(p) for p in conf_files(os.path.join(chain_dir, name), (".conf",)))
         if versions:
             version = _highest_supported(versions) or version
         plugins = tuple(
@@ -195,7 +194,7 @@ def _highest_supported(versions: list[str]) -> str:
     return max(known, key=parse_version) if known else ""
 
 
-def conf_files(directory: str | Path, extensions: tuple[str, ...] = ALL_EXTENSIONS) -> list[Path]:
+def conf_files(directory: str | os.PathLike[str], extensions: tuple[str, ...] = ALL_EXTENSIONS) -> list[str]:
     """Config files in ``directory`` with one of ``extensions``, sorted by name; [] if it does not exist."""
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -203,36 +202,38 @@ def conf_files(directory: str | Path, extensions: tuple[str, ...] = ALL_EXTENSIO
         return []
     except OSError as exc:
         raise ConfigError(f"error reading config directory {directory}", str(exc)) from exc
-    return [Path(e.path) for e in entries if e.is_file() and e.name.endswith(extensions)]
+    return [e.path for e in entries if e.is_file() and e.name.endswith(extensions)]
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as file:
+            return file.read()
     except OSError as exc:
         raise ConfigError(f"error reading {path}", str(exc)) from exc
 
 
-def conf_from_file(path: str | Path) -> NetworkConfig:
-    path = Path(path)
+def conf_from_file(path: str | os.PathLike[str]) -> NetworkConfig:
+    path = os.fspath(path)
     try:
         return NetworkConfig.from_bytes(_read(path))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.msg}", exc.details) from exc
 
 
-def conflist_from_file(path: str | Path) -> NetworkConfigList:
+def conflist_from_file(path: str | os.PathLike[str]) -> NetworkConfigList:
     """Load a .conflist, appending the plugins of its subdirectory chain ``<dir>/<name>/*.conf``."""
-    path = Path(path)
+    path = os.fspath(path)
     try:
-        return NetworkConfigList.from_object(_decode_object(_read(path), "network config list"), path.parent)
+        return NetworkConfigList.from_object(_decode_object(_read(path), "network config list"),
+                                             os.path.dirname(path))
     except ConfigError as exc:
-        if str(path) in exc.msg:
+        if path in exc.msg:
             raise
         raise ConfigError(f"{path}: {exc.msg}", exc.details) from exc
 
 
-def load_conf(directory: str | Path, name: str) -> NetworkConfig:
+def load_conf(directory: str | os.PathLike[str], name: str) -> NetworkConfig:
     """The first .conf/.json in ``directory`` whose network name is ``name``."""
     for path in conf_files(directory, CONF_EXTENSIONS):
         conf = conf_from_file(path)
@@ -241,7 +242,7 @@ def load_conf(directory: str | Path, name: str) -> NetworkConfig:
     raise NotFoundError(f'no net configuration with name "{name}" in {directory}')
 
 
-def load_conflist(directory: str | Path, name: str) -> NetworkConfigList:
+def load_conflist(directory: str | os.PathLike[str], name: str) -> NetworkConfigList:
     """The network ``name`` from ``directory``: a .conflist first, else a .conf wrapped as a list."""
     for path in conf_files(directory, CONFLIST_EXTENSIONS):
         conflist = conflist_from_file(path)

@@ -203,7 +203,8 @@ def apply_to_cache(
         return
     path = ResultCache(cache_dir).path(network_name, container_id, ifname)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
     except OSError as exc:
         raise CniError(f"failed to update the default route in result cache {path}", exc.strerror or str(exc),
                        ErrorCode.IO_FAILURE) from exc

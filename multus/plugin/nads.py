@@ -14,7 +14,6 @@ Error texts are Go's where the behaviour notes give them: operators grep logs fo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from multus.cni.errors import CniError
@@ -98,14 +97,15 @@ def pod_is_known(pod: dict[str, Any] | None) -> bool:
 # ---------------------------------------------------------------- conf-dir lookup
 
 
-def _load_error(path: Path, problem: str) -> ResolveError:
+def _load_error(path: str, problem: str) -> ResolveError:
     return ResolveError(f"Error loading CNI config file {path}: {problem}")
 
 
-def _decode_file(path: Path, what: str) -> tuple[bytes, dict[str, Any]]:
+def _decode_file(path: str, what: str) -> tuple[bytes, dict[str, Any]]:
     """The file's bytes and JSON object; any failure aborts the whole search, as in Go."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
     except OSError as exc:
         raise _load_error(path, f"error reading the file: {exc.strerror or exc}") from exc
     try:
@@ -121,7 +121,7 @@ def _matches(raw: dict[str, Any], name: str) -> bool:
     return name == "" or raw.get("name") == name
 
 
-def _conf_named(path: Path, name: str) -> bytes | None:
+def _conf_named(path: str, name: str) -> bytes | None:
     """A single config's bytes, verbatim, when it is the one asked for. A config without ``type``
     cannot run anywhere, so it is an error wherever it sits (like an unparsable file)."""
     data, raw = _decode_file(path, "configuration")
@@ -130,7 +130,7 @@ def _conf_named(path: Path, name: str) -> bytes | None:
     return data if _matches(raw, name) else None
 
 
-def _conflist_named(path: Path, name: str) -> bytes | None:
+def _conflist_named(path: str, name: str) -> bytes | None:
     """A list's bytes with its subdirectory chain (``<dir>/<name>/*.conf``) appended when it is the
     one asked for; verbatim when the chain adds nothing. Other lists' chains are not read."""
     data, raw = _decode_file(path, "configuration list")
@@ -155,7 +155,7 @@ def config_from_conf_dir(name: str, conf_dir: str) -> bytes:
     if not files:
         raise ResolveError(f"No networks found in {conf_dir}")
     for path in files:
-        found = _conflist_named(path, name) if path.suffix == ".conflist" else _conf_named(path, name)
+        found = _conflist_named(path, name) if path.endswith(".conflist") else _conf_named(path, name)
         if found is not None:
             return found
     raise ResolveError(f"no network available in the name {name} in cni dir {conf_dir}")

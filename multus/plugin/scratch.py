@@ -9,7 +9,7 @@ either implementation can DEL what the other ADDed. A truncated or corrupt file 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 from multus.cni.durable import write_atomically
 from multus.cni.errors import CniError, ErrorCode
@@ -20,14 +20,14 @@ class ScratchCacheError(CniError):
     default_code = ErrorCode.IO_FAILURE
 
 
-def scratch_path(cni_dir: str, container_id: str) -> Path:
-    return Path(cni_dir) / container_id
+def scratch_path(cni_dir: str, container_id: str) -> str:
+    return os.path.join(cni_dir, container_id)
 
 
-def save_delegates(cni_dir: str, container_id: str, delegates: list[Delegate]) -> Path:
+def save_delegates(cni_dir: str, container_id: str, delegates: list[Delegate]) -> str:
     path = scratch_path(cni_dir, container_id)
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         write_atomically(path, json.dumps([d.to_cache() for d in delegates]).encode(), mode=0o600,
                          deferrable=True)
     except OSError as exc:
@@ -40,7 +40,8 @@ def load_delegates(cni_dir: str, container_id: str) -> list[Delegate] | None:
     """The cached delegates, master first; None when there is no cache file."""
     path = scratch_path(cni_dir, container_id)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -58,7 +59,7 @@ def load_delegates(cni_dir: str, container_id: str) -> list[Delegate] | None:
 
 def remove_delegates(cni_dir: str, container_id: str) -> None:
     try:
-        scratch_path(cni_dir, container_id).unlink()
+        os.unlink(scratch_path(cni_dir, container_id))
     except FileNotFoundError:
         pass
     except OSError as exc:

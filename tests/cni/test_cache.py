@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
+from multus.cni import cache as cache_module
 from multus.cni.cache import CachedAttachment, ResultCache
 from multus.cni.errors import CniError, ErrorCode
 
@@ -30,8 +32,9 @@ def entry(**overrides: object) -> CachedAttachment:
 
 
 def test_an_entry_is_written_where_and_how_libcni_writes_it(tmp_path: Path) -> None:
-    path = ResultCache(tmp_path).save(entry())
-    assert path == tmp_path / "results" / "mynet-abc123-eth0"
+    saved = ResultCache(tmp_path).save(entry())
+    assert saved == str(tmp_path / "results" / "mynet-abc123-eth0")
+    path = Path(saved)
     body = json.loads(path.read_text())
     assert list(body) == ["kind", "containerId", "config", "ifName", "networkName", "netns", "cniArgs",
                           "capabilityArgs", "result"]
@@ -43,7 +46,7 @@ def test_an_entry_is_written_where_and_how_libcni_writes_it(tmp_path: Path) -> N
 
 
 def test_empty_optional_keys_are_omitted(tmp_path: Path) -> None:
-    path = ResultCache(tmp_path).save(entry(netns="", cni_args=(), capability_args={}, result=None))
+    path = Path(ResultCache(tmp_path).save(entry(netns="", cni_args=(), capability_args={}, result=None)))
     assert sorted(json.loads(path.read_text())) == ["config", "containerId", "ifName", "kind", "networkName"]
 
 
@@ -69,7 +72,7 @@ def test_a_missing_entry_is_none_and_removing_it_is_harmless(tmp_path: Path) -> 
 
 def test_a_truncated_entry_is_an_error_not_an_absent_one(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path)
-    path = cache.save(entry())
+    path = Path(cache.save(entry()))
     path.write_text(path.read_text()[:40])
     with pytest.raises(CniError) as info:
         cache.load("mynet", "abc123", "eth0")
@@ -78,8 +81,8 @@ def test_a_truncated_entry_is_an_error_not_an_absent_one(tmp_path: Path) -> None
 
 def test_a_legacy_bare_result_file_is_read_as_the_result(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path)
-    cache.results_dir.mkdir(parents=True)
-    cache.path("mynet", "abc123", "eth0").write_text(json.dumps(RESULT))
+    Path(cache.results_dir).mkdir(parents=True)
+    Path(cache.path("mynet", "abc123", "eth0")).write_text(json.dumps(RESULT))
     loaded = cache.load("mynet", "abc123", "eth0")
     assert loaded is not None and loaded.result == RESULT and loaded.network_name == "mynet"
 
@@ -88,8 +91,8 @@ def test_entries_lists_valid_entries_and_skips_foreign_files(tmp_path: Path) -> 
     cache = ResultCache(tmp_path)
     cache.save(entry())
     cache.save(entry(container_id="def456", if_name="net1"))
-    (cache.results_dir / "garbage").write_text("{")
-    (cache.results_dir / "legacy").write_text(json.dumps(RESULT))
+    (Path(cache.results_dir) / "garbage").write_text("{")
+    (Path(cache.results_dir) / "legacy").write_text(json.dumps(RESULT))
     assert sorted((e.container_id, e.if_name) for e in cache.entries()) == [("abc123", "eth0"), ("def456", "net1")]
 
 
@@ -104,13 +107,13 @@ def test_entries_of_one_container_reads_only_its_files(tmp_path: Path, monkeypat
     cache.save(entry(container_id="def456"))
     cache.save(entry(container_id="abc1234"))  # a container ID that starts with the other one
     read: list[str] = []
-    original = Path.read_bytes
+    original = cache_module._read
 
-    def recording_read_bytes(self: Path) -> bytes:
-        read.append(self.name)
-        return original(self)
+    def recording_read(path: str) -> bytes:
+        read.append(os.path.basename(path))
+        return original(path)
 
-    monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
+    monkeypatch.setattr(cache_module, "_read", recording_read)
     found = sorted((e.container_id, e.network_name, e.if_name) for e in cache.entries("abc123"))
     assert found == [("abc123", "mynet", "eth0"), ("abc123", "other-net", "net1")]
     assert sorted(read) == ["mynet-abc123-eth0", "other-net-abc123-net1"]

@@ -139,7 +139,7 @@ def test_the_result_cache_write_is_deferred_inside_a_scope(tmp_path: Path, monke
     spy = SyncSpy(monkeypatch)
     cache = ResultCache(tmp_path)
     with deferred_syncs():
-        path = cache.save(CachedAttachment(container_id="c1", if_name="eth0", network_name="n", result={}))
+        path = Path(cache.save(CachedAttachment(container_id="c1", if_name="eth0", network_name="n", result={})))
     assert path.exists()
     assert [(name.startswith("multus-fsync-"), placed) for name, placed in spy.calls] == [(True, False)]
 

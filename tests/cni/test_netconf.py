@@ -9,6 +9,7 @@ as a list; the subdirectory plugin chain and loadOnlyInlinedPlugins; unreadable 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def write(path: Path, body: object) -> Path:
 def test_conf_files_are_sorted_and_filtered_by_extension(tmp_path: Path) -> None:
     for name in ["20-b.conf", "10-a.conflist", "30-c.json", "notes.txt", "05-z.conf.bak"]:
         (tmp_path / name).write_text("{}")
-    assert [p.name for p in conf_files(tmp_path)] == ["10-a.conflist", "20-b.conf", "30-c.json"]
+    assert [os.path.basename(p) for p in conf_files(tmp_path)] == ["10-a.conflist", "20-b.conf", "30-c.json"]
     assert conf_files(tmp_path / "missing") == []
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,7 +118,7 @@ def test_del_with_a_corrupt_cache_releases_without_prev_result_and_removes_it(
         runtime: CNIRuntime, fake_plugin: Plugins) -> None:
     first, _ = fake_plugin("first"), fake_plugin("second")
     runtime.add_network_list(netlist(), RT)
-    path = runtime._cache(RT).path("testnet", "ctr1", "eth0")
+    path = Path(runtime._cache(RT).path("testnet", "ctr1", "eth0"))
     path.write_text(path.read_text()[:30])
     runtime.del_network_list(netlist(), RT)
     assert first.commands() == ["ADD", "DEL"] and "prevResult" not in first.calls()[1]["stdin"]
@@ -283,7 +284,7 @@ def test_a_result_the_plugin_mislabels_is_decoded_in_its_own_version_and_convert
 def test_the_cache_config_is_base64_of_the_list(runtime: CNIRuntime, fake_plugin: Plugins) -> None:
     fake_plugin("first"), fake_plugin("second")
     runtime.add_network_list(netlist(), RT)
-    body = json.loads(runtime._cache(RT).path("testnet", "ctr1", "eth0").read_text())
+    body = json.loads(Path(runtime._cache(RT).path("testnet", "ctr1", "eth0")).read_text())
     assert json.loads(base64.b64decode(body["config"]))["name"] == "testnet"
 
 

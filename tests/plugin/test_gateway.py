@@ -250,11 +250,11 @@ def write_entry(cache_dir: Path, result: dict[str, Any]) -> Path:
     entry = CachedAttachment(container_id=CONTAINER, if_name=IFNAME, network_name=NETWORK,
                              config=b'{"cniVersion":"0.3.1","name":"macvlan-net","type":"macvlan"}',
                              netns="/var/run/netns/pod", cni_args=(("K8S_POD_NAME", "p"),), result=result)
-    return ResultCache(cache_dir).save(entry)
+    return Path(ResultCache(cache_dir).save(entry))
 
 
 def cached_result(cache_dir: Path) -> dict[str, Any]:
-    body = json.loads(ResultCache(cache_dir).path(NETWORK, CONTAINER, IFNAME).read_bytes())
+    body = json.loads(Path(ResultCache(cache_dir).path(NETWORK, CONTAINER, IFNAME)).read_bytes())
     result = body["result"]
     assert isinstance(result, dict)
     return result
@@ -376,7 +376,7 @@ def test_a_plan_that_changes_nothing_reads_no_cache_entry(tmp_path: Path) -> Non
 def test_a_malformed_cache_entry_is_an_error_and_is_left_as_it_was(
     tmp_path: Path, body: dict[str, Any], message: str
 ) -> None:
-    path = ResultCache(tmp_path).path(NETWORK, CONTAINER, IFNAME)
+    path = Path(ResultCache(tmp_path).path(NETWORK, CONTAINER, IFNAME))
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(body))
     with pytest.raises(CniError, match=message):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -39,15 +40,15 @@ def delegates() -> list[Delegate]:
 
 
 def test_the_cache_lives_at_cni_dir_slash_container_id(tmp_path: Path) -> None:
-    assert scratch_path(str(tmp_path), CID) == tmp_path / CID
-    assert save_delegates(str(tmp_path), CID, delegates()) == tmp_path / CID
+    assert scratch_path(str(tmp_path), CID) == str(tmp_path / CID)
+    assert save_delegates(str(tmp_path), CID, delegates()) == str(tmp_path / CID)
 
 
 def test_a_new_directory_is_0700_and_the_file_0600(tmp_path: Path) -> None:
     cni_dir = tmp_path / "var" / "multus"
     path = save_delegates(str(cni_dir), CID, delegates())
     assert stat.S_IMODE(cni_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_the_write_is_atomic_and_replaces_an_existing_cache_whole(tmp_path: Path) -> None:
