@@ -16,13 +16,13 @@ Checked here:
 from __future__ import annotations
 
 import json
-from dataclasses import FrozenInstanceError
 from typing import Any
 
 import pytest
 
 from multus.cni.errors import CniError, ErrorCode, VersionError
 from multus.cni.types import family_of, parse_result, v020, v040, v100
+from multus.cni.types.common import FrozenModelError
 from multus.cni.types.fields import FAMILIES
 from multus.cni.version import ALL_VERSIONS
 
@@ -323,10 +323,10 @@ def test_a_malformed_result_is_a_decoding_failure_that_says_what_is_wrong(
 def test_a_result_cannot_be_modified_in_place() -> None:
     result = parse_result(BRIDGE_031)
     assert isinstance(result, v040.Result)
-    with pytest.raises(FrozenInstanceError):
-        result.cni_version = "0.4.0"  # type: ignore[misc]
-    with pytest.raises(FrozenInstanceError):
-        result.ips[0].address = "10.9.9.9/24"  # type: ignore[misc]
+    with pytest.raises(FrozenModelError):
+        result.cni_version = "0.4.0"
+    with pytest.raises(FrozenModelError):
+        result.ips[0].address = "10.9.9.9/24"
     assert isinstance(result.ips, tuple)
 
 

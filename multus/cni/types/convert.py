@@ -9,7 +9,6 @@ Within a family only the label changes; 0.2.0 <-> 1.x goes through 0.4.0, as lib
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from multus.cni.errors import ResultConversionError
@@ -31,7 +30,7 @@ _VIA_040 = "0.4.0"
 
 def _relabel(result: AnyResult, to_version: str) -> AnyResult:
     # Versions of one family share a shape; replace() builds a new model, the frozen original stays.
-    return replace(result, cni_version=to_version)
+    return result.replace(cni_version=to_version)
 
 
 def _v020_to_v040(result: v020.Result, to_version: str) -> v040.Result:

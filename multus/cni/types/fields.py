@@ -9,7 +9,7 @@ address that is not an address, or an ``ips`` entry pointing at a missing interf
 once instead of surfacing later as a confusing failure somewhere else. Two ways in, same checks:
 ``Model.from_dict(obj)`` reads wire JSON through a :class:`Decoder`, which records every problem with
 its path (``ips.0.address: invalid CIDR address '10.0.0.300/24'``) and raises :class:`DecodeError`
-listing them all; ``Model(field=...)`` from Python runs the checks in ``__post_init__`` (:func:`fix`),
+listing them all; ``Model(field=...)`` from Python runs the checks in ``__init__`` (:func:`fix`),
 normalizing addresses and lists (to tuples) and raising :class:`FieldError`, a ValueError, at the first
 problem. The models themselves are in :mod:`multus.cni.types.common`.
 """
@@ -172,20 +172,17 @@ def tuple_of(model: type[M]) -> Callable[[object], tuple[M, ...]]:
     return check
 
 
-def fix(obj: WireModel, name: str, check: Callable[[Any], Any], *, optional: bool = False) -> None:
-    """In ``__post_init__``: check attribute ``name`` (None passes when ``optional``) and store the
-    normalized value, bypassing the frozen ``__setattr__``. Raises :class:`FieldError` naming it."""
-    value = getattr(obj, name)
-    if value is None and optional:
-        return
-    try:
-        normalized = check(value)
-    except FieldError as exc:  # an element of a sequence
-        raise FieldError(f"{name}.{exc.path}", exc.problem) from None
-    except ValueError as exc:
-        raise FieldError(name, str(exc)) from None
-    if normalized is not value:
-        object.__setattr__(obj, name, normalized)
+def fix(obj: WireModel, name: str, value: Any, check: Callable[[Any], Any], *, optional: bool = False) -> None:
+    """In a model's ``__init__``: check ``value`` for field ``name`` (None passes when ``optional``) and
+    store the normalized value, bypassing the frozen ``__setattr__``. Raises :class:`FieldError` naming it."""
+    if value is not None or not optional:
+        try:
+            value = check(value)
+        except FieldError as exc:  # an element of a sequence
+            raise FieldError(f"{name}.{exc.path}", exc.problem) from None
+        except ValueError as exc:
+            raise FieldError(name, str(exc)) from None
+    object.__setattr__(obj, name, value)
 
 
 # --- reading the wire form -------------------------------------------------------------------------------

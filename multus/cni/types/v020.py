@@ -7,16 +7,16 @@ Wire shape (Go libcni's ``types/020``)::
      "ip6": {...},
      "dns": {}}
 
-Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
+Plain slotted classes, neither pydantic nor dataclasses: see ``common`` (the per-call import cost of a
+plugin process).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import DNS, WireModel, put
+from multus.cni.types.common import DNS, NO_DNS, WireModel, put
 from multus.cni.types.fields import (
     Decoder,
     FieldError,
@@ -35,18 +35,20 @@ __all__ = ["DNS", "IPConfig", "Result", "Route"]
 FAMILY = "020"
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(WireModel):
     """One address family's configuration: address with prefix, gateway, and that family's routes."""
 
-    ip: str
-    gateway: str | None = None
-    routes: tuple[Route, ...] = ()
+    FIELDS = ("ip", "gateway", "routes")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        fix(self, "ip", as_cidr)
-        fix(self, "gateway", as_ip, optional=True)
-        fix(self, "routes", tuple_of(Route))
+    ip: str
+    gateway: str | None
+    routes: tuple[Route, ...]
+
+    def __init__(self, *, ip: str, gateway: str | None = None, routes: tuple[Route, ...] = ()) -> None:
+        fix(self, "ip", ip, as_cidr)
+        fix(self, "gateway", gateway, as_ip, optional=True)
+        fix(self, "routes", routes, tuple_of(Route))
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -65,20 +67,24 @@ class IPConfig(WireModel):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(WireModel):
     """A 0.1.0 / 0.2.0 result."""
 
-    cni_version: str
-    ip4: IPConfig | None = None
-    ip6: IPConfig | None = None
-    dns: DNS = DNS()
+    FIELDS = ("cni_version", "ip4", "ip6", "dns")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        fix(self, "cni_version", version_in(FAMILY))
-        fix(self, "ip4", instance_of(IPConfig), optional=True)
-        fix(self, "ip6", instance_of(IPConfig), optional=True)
-        fix(self, "dns", instance_of(DNS))
+    cni_version: str
+    ip4: IPConfig | None
+    ip6: IPConfig | None
+    dns: DNS
+
+    def __init__(
+        self, *, cni_version: str, ip4: IPConfig | None = None, ip6: IPConfig | None = None, dns: DNS = NO_DNS
+    ) -> None:
+        fix(self, "cni_version", cni_version, version_in(FAMILY))
+        fix(self, "ip4", ip4, instance_of(IPConfig), optional=True)
+        fix(self, "ip6", ip6, instance_of(IPConfig), optional=True)
+        fix(self, "dns", dns, instance_of(DNS))
         # Conversion trusts ip4 to be IPv4 and ip6 to be IPv6; a swapped one would be mislabelled later.
         for slot, config, want in (("ip4", self.ip4, 4), ("ip6", self.ip6, 6)):
             if config is not None and ip_version(config.ip) != want:

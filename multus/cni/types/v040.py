@@ -9,16 +9,16 @@ Wire shape (Go libcni's ``types/040``)::
      "routes": [{"dst": "0.0.0.0/0"}],
      "dns": {}}
 
-Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
+Plain slotted classes, neither pydantic nor dataclasses: see ``common`` (the per-call import cost of a
+plugin process).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, Self
 
-from multus.cni.types.common import DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
+from multus.cni.types.common import DNS, NO_DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
 from multus.cni.types.fields import (
     Decoder,
     FieldError,
@@ -47,18 +47,20 @@ def as_ip_version(value: object) -> IpVersion:
     raise ValueError(f"expected '4' or '6', got {value!r}")
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Interface(WireModel):
     """A network interface the plugin created or configured."""
 
-    name: str = ""
-    mac: str = ""
-    sandbox: str = ""
+    FIELDS = ("name", "mac", "sandbox")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        fix(self, "name", as_str)
-        fix(self, "mac", as_str)
-        fix(self, "sandbox", as_str)
+    name: str
+    mac: str
+    sandbox: str
+
+    def __init__(self, *, name: str = "", mac: str = "", sandbox: str = "") -> None:
+        fix(self, "name", name, as_str)
+        fix(self, "mac", mac, as_str)
+        fix(self, "sandbox", sandbox, as_str)
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -78,7 +80,6 @@ class Interface(WireModel):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Route(WireModel):
     """A route as 0.1.0 through 0.4.0 know it: destination and optional gateway.
 
@@ -87,12 +88,15 @@ class Route(WireModel):
     1.x-only call should not build this one.
     """
 
-    dst: str
-    gw: str | None = None
+    FIELDS = ("dst", "gw")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        fix(self, "dst", as_cidr)
-        fix(self, "gw", as_ip, optional=True)
+    dst: str
+    gw: str | None
+
+    def __init__(self, *, dst: str, gw: str | None = None) -> None:
+        fix(self, "dst", dst, as_cidr)
+        fix(self, "gw", gw, as_ip, optional=True)
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -107,17 +111,21 @@ class Route(WireModel):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(HasInterfaceIndex):
     """One address; ``interface`` (optional) is an index into the result's ``interfaces``."""
 
-    version: IpVersion
-    gateway: str | None = None
+    FIELDS = (*HasInterfaceIndex.FIELDS, "version", "gateway")
+    __slots__ = ("version", "gateway")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fix(self, "version", as_ip_version)
-        fix(self, "gateway", as_ip, optional=True)
+    version: IpVersion
+    gateway: str | None
+
+    def __init__(
+        self, *, interface: int | None = None, address: str, version: IpVersion, gateway: str | None = None
+    ) -> None:
+        super().__init__(interface=interface, address=address)
+        fix(self, "version", version, as_ip_version)
+        fix(self, "gateway", gateway, as_ip, optional=True)
         # Converters derive the family from the address; a contradicting label is a plugin bug to surface.
         if int(self.version) != ip_version(self.address):
             raise FieldError("version", f"ip version {self.version!r} does not match address {self.address}")
@@ -141,15 +149,25 @@ class IPConfig(HasInterfaceIndex):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(InterfacesResult):
     """A 0.3.0 / 0.3.1 / 0.4.0 result."""
 
     family = FAMILY
     members = (Interface, IPConfig, Route)
 
-    cni_version: str
-    interfaces: tuple[Interface, ...] = ()
-    ips: tuple[IPConfig, ...] = ()
-    routes: tuple[Route, ...] = ()
-    dns: DNS = DNS()
+    __slots__ = ()
+
+    interfaces: tuple[Interface, ...]
+    ips: tuple[IPConfig, ...]
+    routes: tuple[Route, ...]
+
+    def __init__(
+        self,
+        *,
+        cni_version: str,
+        interfaces: tuple[Interface, ...] = (),
+        ips: tuple[IPConfig, ...] = (),
+        routes: tuple[Route, ...] = (),
+        dns: DNS = NO_DNS,
+    ) -> None:
+        super().__init__(cni_version=cni_version, interfaces=interfaces, ips=ips, routes=routes, dns=dns)

@@ -14,16 +14,16 @@ Wire shape (Go libcni's ``types/100``)::
                  "table": 100, "scope": 0}],
      "dns": {}}
 
-Stdlib dataclasses, not pydantic: see ``common`` (the per-call import cost of a plugin process).
+Plain slotted classes, neither pydantic nor dataclasses: see ``common`` (the per-call import cost of a
+plugin process).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
-from multus.cni.types.common import DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
+from multus.cni.types.common import DNS, NO_DNS, HasInterfaceIndex, InterfacesResult, WireModel, put
 from multus.cni.types.fields import Decoder, as_cidr, as_int, as_ip, as_str, fix
 
 __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
@@ -31,21 +31,35 @@ __all__ = ["DNS", "IPConfig", "Interface", "Result", "Route"]
 FAMILY = "100"
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Interface(WireModel):
     """A network interface the plugin created or configured."""
 
-    name: str = ""
-    mac: str = ""
-    mtu: int = 0
-    sandbox: str = ""
-    socket_path: str = ""  # "socketPath" on the wire
-    pci_id: str = ""  # "pciID" on the wire
+    FIELDS = ("name", "mac", "mtu", "sandbox", "socket_path", "pci_id")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        for name in ("name", "mac", "sandbox", "socket_path", "pci_id"):
-            fix(self, name, as_str)
-        fix(self, "mtu", as_int)
+    name: str
+    mac: str
+    mtu: int
+    sandbox: str
+    socket_path: str  # "socketPath" on the wire
+    pci_id: str  # "pciID" on the wire
+
+    def __init__(
+        self,
+        *,
+        name: str = "",
+        mac: str = "",
+        mtu: int = 0,
+        sandbox: str = "",
+        socket_path: str = "",
+        pci_id: str = "",
+    ) -> None:
+        fix(self, "name", name, as_str)
+        fix(self, "mac", mac, as_str)
+        fix(self, "sandbox", sandbox, as_str)
+        fix(self, "socket_path", socket_path, as_str)
+        fix(self, "pci_id", pci_id, as_str)
+        fix(self, "mtu", mtu, as_int)
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -70,15 +84,17 @@ class Interface(WireModel):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class IPConfig(HasInterfaceIndex):
     """One address; ``interface`` (optional) is an index into the result's ``interfaces``."""
 
-    gateway: str | None = None
+    FIELDS = (*HasInterfaceIndex.FIELDS, "gateway")
+    __slots__ = ("gateway",)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fix(self, "gateway", as_ip, optional=True)
+    gateway: str | None
+
+    def __init__(self, *, interface: int | None = None, address: str, gateway: str | None = None) -> None:
+        super().__init__(interface=interface, address=address)
+        fix(self, "gateway", gateway, as_ip, optional=True)
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -98,7 +114,6 @@ class IPConfig(HasInterfaceIndex):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Route(WireModel):
     """A route with the 1.1.0 attributes.
 
@@ -106,21 +121,35 @@ class Route(WireModel):
     ``table``/``scope`` are pointers there, because 0 is meaningful (e.g. scope 0 is "universe").
     """
 
-    dst: str
-    gw: str | None = None
-    mtu: int = 0
-    advmss: int = 0
-    priority: int = 0
-    table: int | None = None
-    scope: int | None = None
+    FIELDS = ("dst", "gw", "mtu", "advmss", "priority", "table", "scope")
+    __slots__ = FIELDS
 
-    def __post_init__(self) -> None:
-        fix(self, "dst", as_cidr)
-        fix(self, "gw", as_ip, optional=True)
-        for name in ("mtu", "advmss", "priority"):
-            fix(self, name, as_int)
-        for name in ("table", "scope"):
-            fix(self, name, as_int, optional=True)
+    dst: str
+    gw: str | None
+    mtu: int
+    advmss: int
+    priority: int
+    table: int | None
+    scope: int | None
+
+    def __init__(
+        self,
+        *,
+        dst: str,
+        gw: str | None = None,
+        mtu: int = 0,
+        advmss: int = 0,
+        priority: int = 0,
+        table: int | None = None,
+        scope: int | None = None,
+    ) -> None:
+        fix(self, "dst", dst, as_cidr)
+        fix(self, "gw", gw, as_ip, optional=True)
+        fix(self, "mtu", mtu, as_int)
+        fix(self, "advmss", advmss, as_int)
+        fix(self, "priority", priority, as_int)
+        fix(self, "table", table, as_int, optional=True)
+        fix(self, "scope", scope, as_int, optional=True)
 
     @classmethod
     def decode(cls, obj: Mapping[str, Any], d: Decoder, path: str) -> Self | None:
@@ -147,15 +176,25 @@ class Route(WireModel):
         return out
 
 
-@dataclass(frozen=True, kw_only=True, repr=False, eq=False)
 class Result(InterfacesResult):
     """A 1.0.0 / 1.1.0 result."""
 
     family = FAMILY
     members = (Interface, IPConfig, Route)
 
-    cni_version: str
-    interfaces: tuple[Interface, ...] = ()
-    ips: tuple[IPConfig, ...] = ()
-    routes: tuple[Route, ...] = ()
-    dns: DNS = DNS()
+    __slots__ = ()
+
+    interfaces: tuple[Interface, ...]
+    ips: tuple[IPConfig, ...]
+    routes: tuple[Route, ...]
+
+    def __init__(
+        self,
+        *,
+        cni_version: str,
+        interfaces: tuple[Interface, ...] = (),
+        ips: tuple[IPConfig, ...] = (),
+        routes: tuple[Route, ...] = (),
+        dns: DNS = NO_DNS,
+    ) -> None:
+        super().__init__(cni_version=cni_version, interfaces=interfaces, ips=ips, routes=routes, dns=dns)
