@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from multus.cni.errors import ConfigError
 from multus.cni.netconf import NetworkConfigList, load_any
@@ -21,9 +20,9 @@ from multus.cni.netconf import NetworkConfigList, load_any
 _LOAD_PREFIX = "LoadDelegateNetConf: failed with: LoadDelegateNetConfList:"
 
 
-@dataclass(frozen=True)
-class Delegate:
-    """One network to attach: its config and the pod's requests for it."""
+class Delegate(NamedTuple):
+    """One network to attach: its config and the pod's requests for it (an immutable record:
+    ``_replace`` gives an edited copy)."""
 
     config: bytes
     name: str = ""
@@ -43,7 +42,7 @@ class Delegate:
     resource_name: str = ""
     # ... and from the selection element, which only reaches runtimeConfig (and the cache) when the map gave none.
     device_id_request: str = ""
-    cni_args: dict[str, Any] | None = field(default=None, compare=False)
+    cni_args: dict[str, Any] | None = None
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -69,7 +68,7 @@ class Delegate:
         return load_any(json.dumps(raw).encode())
 
     def with_master(self, master: bool = True) -> Delegate:
-        return replace(self, master=master)
+        return self._replace(master=master)
 
     # ---- Go's scratch-cache shape ----------------------------------------------------------------
 

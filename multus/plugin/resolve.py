@@ -20,7 +20,6 @@ import ipaddress
 import logging
 import os
 import stat
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,7 +229,7 @@ def check_gateway_config(delegates: list[Delegate]) -> list[Delegate]:
     flat = [v6 for requested in families for v6 in requested]
     if flat.count(True) > 1 or flat.count(False) > 1:
         raise ResolveError(ECMP_ERROR)
-    return [replace(d, filter_v4_gateway=False not in requested, filter_v6_gateway=True not in requested)
+    return [d._replace(filter_v4_gateway=False not in requested, filter_v6_gateway=True not in requested)
             for d, requested in zip(delegates, families, strict=True)]
 
 
