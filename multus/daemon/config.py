@@ -16,11 +16,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from multus.plugin.gojson import (
+    JsonField,
+    JsonStruct,
     JsonTypeError,
     decode_fields,
     decode_json,
     go_marshal,
-    json_field,
     read_bool,
     read_int,
     read_str,
@@ -50,35 +51,42 @@ class DaemonConfigError(Exception):
 class PerNodeCertificate:
     """``perNodeCertificate``: per-node client certificates (§9.8)."""
 
-    enabled: bool = json_field(read_bool, False)
-    bootstrap_kubeconfig: str = json_field(read_str, "", key="bootstrapKubeconfig")
-    cert_dir: str = json_field(read_str, "", key="certDir")
-    cert_duration: str = json_field(read_str, DEFAULT_CERT_DURATION, key="certDuration")
+    enabled: bool = False
+    bootstrap_kubeconfig: str = ""
+    cert_dir: str = ""
+    cert_duration: str = DEFAULT_CERT_DURATION
+
+
+PER_NODE_CERTIFICATE_JSON = JsonStruct(PerNodeCertificate, (
+    JsonField("enabled", "enabled", read_bool),
+    JsonField("bootstrap_kubeconfig", "bootstrapKubeconfig", read_str),
+    JsonField("cert_dir", "certDir", read_str),
+    JsonField("cert_duration", "certDuration", read_str),
+))
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
     """The typed settings of ``daemon-config.json``; ``raw`` is the file's JSON object as written."""
 
-    chroot_dir: str = json_field(read_str, "", key="chrootDir")
-    socket_dir: str = json_field(read_str, DEFAULT_SOCKET_DIR, key="socketDir")
-    log_file: str = json_field(read_str, "", key="logFile")
-    log_level: str = json_field(read_str, "", key="logLevel")
-    log_to_stderr: bool = json_field(read_bool, False, key="logToStderr")
-    per_node_certificate: PerNodeCertificate | None = json_field(struct_of(PerNodeCertificate),
-                                                                 key="perNodeCertificate")
-    connection_limit: int | None = json_field(read_int, key="connectionLimit")
-    metrics_port: int | None = json_field(read_int, key="metricsPort")
-    enable_pprof: bool = json_field(read_bool, False, key="enablePprof")
-    cni_version: str = json_field(read_str, "", key="cniVersion")
-    multus_config_file: str = json_field(read_str, AUTO, key="multusConfigFile")
-    cni_config_dir: str = json_field(read_str, DEFAULT_CNI_CONFIG_DIR, key="cniConfigDir")
-    multus_autoconfig_dir: str = json_field(read_str, "", key="multusAutoconfigDir")
-    multus_master_cni: str = json_field(read_str, "", key="multusMasterCNI")
-    force_cni_version: bool = json_field(read_bool, False, key="forceCNIVersion")
-    override_network_name: bool = json_field(read_bool, False, key="overrideNetworkName")
-    readiness_indicator_file: str = json_field(read_str, "", key=READINESS_KEY)
-    kubeconfig: str = json_field(read_str, "")
+    chroot_dir: str = ""
+    socket_dir: str = DEFAULT_SOCKET_DIR
+    log_file: str = ""
+    log_level: str = ""
+    log_to_stderr: bool = False
+    per_node_certificate: PerNodeCertificate | None = None
+    connection_limit: int | None = None
+    metrics_port: int | None = None
+    enable_pprof: bool = False
+    cni_version: str = ""
+    multus_config_file: str = AUTO
+    cni_config_dir: str = DEFAULT_CNI_CONFIG_DIR
+    multus_autoconfig_dir: str = ""
+    multus_master_cni: str = ""
+    force_cni_version: bool = False
+    override_network_name: bool = False
+    readiness_indicator_file: str = ""
+    kubeconfig: str = ""
 
     path: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -97,6 +105,28 @@ class DaemonConfig:
         return self.connection_limit if self.connection_limit is not None else DEFAULT_CONNECTION_LIMIT
 
 
+DAEMON_CONFIG_JSON = JsonStruct(DaemonConfig, (
+    JsonField("chroot_dir", "chrootDir", read_str),
+    JsonField("socket_dir", "socketDir", read_str),
+    JsonField("log_file", "logFile", read_str),
+    JsonField("log_level", "logLevel", read_str),
+    JsonField("log_to_stderr", "logToStderr", read_bool),
+    JsonField("per_node_certificate", "perNodeCertificate", struct_of(PER_NODE_CERTIFICATE_JSON)),
+    JsonField("connection_limit", "connectionLimit", read_int),
+    JsonField("metrics_port", "metricsPort", read_int),
+    JsonField("enable_pprof", "enablePprof", read_bool),
+    JsonField("cni_version", "cniVersion", read_str),
+    JsonField("multus_config_file", "multusConfigFile", read_str),
+    JsonField("cni_config_dir", "cniConfigDir", read_str),
+    JsonField("multus_autoconfig_dir", "multusAutoconfigDir", read_str),
+    JsonField("multus_master_cni", "multusMasterCNI", read_str),
+    JsonField("force_cni_version", "forceCNIVersion", read_bool),
+    JsonField("override_network_name", "overrideNetworkName", read_bool),
+    JsonField("readiness_indicator_file", READINESS_KEY, read_str),
+    JsonField("kubeconfig", "kubeconfig", read_str),
+))
+
+
 def parse_daemon_config(data: bytes, path: str = "") -> DaemonConfig:
     """Decode and check a daemon config; raises DaemonConfigError naming ``path`` and the key."""
     where = path or "daemon config"
@@ -107,7 +137,7 @@ def parse_daemon_config(data: bytes, path: str = "") -> DaemonConfig:
     if not isinstance(raw, dict):
         raise DaemonConfigError(f"failed to load the daemon config {where}: it must be a JSON object")
     try:
-        values, _ = decode_fields(DaemonConfig, raw)
+        values, _ = decode_fields(DAEMON_CONFIG_JSON, raw)
     except JsonTypeError as exc:
         raise DaemonConfigError(f"failed to load the daemon config {where}: {exc}") from None
     config = DaemonConfig(**values, path=path, raw=raw)

@@ -32,18 +32,18 @@ from multus.daemon.wire import CallArgs, HttpRequest, HttpResponse, RequestError
 from multus.devices.source import DeviceSource
 from multus.plugin.add import cmd_add
 from multus.plugin.check import cmd_check
-from multus.plugin.config import MultusNetConf
+from multus.plugin.config import MultusNetConf, decode_netconf
 from multus.plugin.context import CallContext, make_runtime
 from multus.plugin.delegate import build_delegate, decode_delegate_config
 from multus.plugin.delete import cmd_del
 from multus.plugin.entry import KubeFactory, build_context
 from multus.plugin.events import KubeEventSink, NullEventSink
 from multus.plugin.execute import delegate_add, delegate_check, delegate_del
-from multus.plugin.gojson import decode_fields, decode_struct
+from multus.plugin.gojson import decode_struct
 from multus.plugin.k8s_args import K8sArgs, parse_daemon_k8s_args
 from multus.plugin.lifecycle import cmd_gc, cmd_status
 from multus.plugin.pods import check_uid, get_pod
-from multus.plugin.selection import NetworkSelection
+from multus.plugin.selection import NETWORK_SELECTION_JSON, NetworkSelection
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +205,9 @@ class Handlers:
     def _delegate_base_conf(self) -> MultusNetConf:
         """Go's ``GetDefaultNetConf()`` overlaid with the daemon config: paths, namespaces, runtimeConfig."""
         try:
-            values, extras = decode_fields(MultusNetConf, self._config.raw)
+            return decode_netconf(self._config.raw)
         except ValueError as exc:
             raise ConfigError(f"the daemon config cannot serve as the Multus config of /delegate: {exc}") from None
-        return MultusNetConf(**values, extras=extras, raw=self._config.raw)
 
 
 def _release(held: list[EventBatch]) -> None:
@@ -237,7 +236,7 @@ def _selection(call: CallArgs, attributes: wire.InterfaceAttributes | None) -> N
     if attributes is not None:
         fields.update(attributes.selection_fields())
     try:
-        return decode_struct(NetworkSelection, fields)
+        return decode_struct(NETWORK_SELECTION_JSON, fields)
     except ValueError as exc:
         raise ConfigError(f"invalid interfaceAttributes: {exc}") from None
 

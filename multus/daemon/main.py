@@ -24,7 +24,7 @@ from multus.cni.errors import CniError
 from multus.daemon.config import DEFAULT_CONFIG_PATH, DaemonConfig, DaemonConfigError, load_daemon_config
 from multus.daemon.service import Daemon, production_daemon
 from multus.logs import LogSettings, configure
-from multus.plugin.config import LogOptions
+from multus.plugin.config_options import LOG_OPTIONS_JSON
 from multus.plugin.gojson import decode_struct
 from multus.plugin.readiness import wait_for_readiness
 
@@ -59,7 +59,7 @@ def log_settings(config: DaemonConfig) -> LogSettings:
     raw_options = config.raw.get("logOptions")
     if not isinstance(raw_options, dict):
         return settings
-    options = decode_struct(LogOptions, raw_options, "logOptions")
+    options = decode_struct(LOG_OPTIONS_JSON, raw_options, "logOptions")
     return LogSettings(
         level=settings.level, file=settings.file, to_stderr=settings.to_stderr,
         max_size_mb=options.max_size if options.max_size is not None else settings.max_size_mb,

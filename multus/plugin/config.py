@@ -6,20 +6,24 @@ case-insensitively (the last spelling given wins), ``null`` leaves a field at it
 are strict (a number is never a string, ``1.0`` is not an int), and unknown keys ride along
 untouched because delegates' settings live beside ours.
 
-The models are frozen dataclasses rather than pydantic models: this module is imported by every
-thin-plugin call, a fresh process on each pod's start path, where importing pydantic alone would
-cost more (~90 ms) than the whole call may take. The Go-JSON helpers (``go_quote``,
-``decode_json``...) live in :mod:`multus.plugin.gojson` and are re-exported here.
+The config is a ``typing.NamedTuple`` with a Go-JSON table (:data:`NETCONF_JSON`), neither a pydantic
+model nor a stdlib data class: this module is imported by every thin-plugin call, a fresh process on
+each pod's start path, where importing pydantic alone would cost more (~90 ms) than the whole call may
+take, and the data-class module ~6 ms (see :mod:`multus.plugin.gojson`). The Go-JSON helpers
+(``go_quote``, ``decode_json``...) live in :mod:`multus.plugin.gojson` and are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from multus.cni.errors import ConfigError
 from multus.cni.version import ALL_VERSIONS
 from multus.plugin.gojson import (
+    JsonField,
+    JsonStruct,
     JsonTypeError,
     decode_fields,
     decode_json,
@@ -28,13 +32,12 @@ from multus.plugin.gojson import (
     go_json_type,
     go_marshal,
     go_quote,
-    json_field,
-    list_of,
     map_of,
     read_bool,
     read_int,
     read_object,
     read_str,
+    tuple_of,
 )
 
 if TYPE_CHECKING:
@@ -43,8 +46,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BIN_DIR", "DEFAULT_CNI_DIR", "DEFAULT_CONF_DIR", "DEFAULT_DAEMON_SOCKET_DIR",
     "DEFAULT_MULTUS_NAMESPACE", "DEFAULT_NON_ISOLATED_NAMESPACES", "DEFAULT_SYSTEM_NAMESPACES",
-    "Bandwidth", "LogOptions", "MultusNetConf", "PortMapping", "RuntimeConfig",
-    "decode_json", "go_json_error", "go_json_type", "go_marshal", "go_quote",
+    "NETCONF_JSON", "Bandwidth", "LogOptions", "MultusNetConf", "PortMapping", "RuntimeConfig",
+    "decode_json", "decode_netconf", "go_json_error", "go_json_type", "go_marshal", "go_quote",
     "is_conflist", "load_netconf", "validate_delegate",
 ]
 
@@ -60,15 +63,15 @@ DEFAULT_DAEMON_SOCKET_DIR = "/run/multus/"
 # runtimeConfig and logOptions are decoded by structs of multus.plugin.config_options, imported when a
 # config has the key (see that module); their names are still importable from here.
 def _read_log_options(value: Any, path: str) -> LogOptions:
-    from multus.plugin.config_options import LogOptions
+    from multus.plugin.config_options import LOG_OPTIONS_JSON
 
-    return decode_struct(LogOptions, value, path)
+    return decode_struct(LOG_OPTIONS_JSON, value, path)
 
 
 def _read_runtime_config(value: Any, path: str) -> RuntimeConfig:
-    from multus.plugin.config_options import RuntimeConfig
+    from multus.plugin.config_options import RUNTIME_CONFIG_JSON
 
-    return decode_struct(RuntimeConfig, value, path)
+    return decode_struct(RUNTIME_CONFIG_JSON, value, path)
 
 
 if not TYPE_CHECKING:
@@ -80,63 +83,52 @@ if not TYPE_CHECKING:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# An empty directory or namespace would send lookups to the cwd or nowhere; Go puts the default back.
-# (delegateConcurrency 0 is Go's zero value: the default, one at a time.)
-_EMPTY_MEANS_DEFAULT = (
-    ("conf_dir", DEFAULT_CONF_DIR), ("cni_dir", DEFAULT_CNI_DIR), ("bin_dir", DEFAULT_BIN_DIR),
-    ("multus_namespace", DEFAULT_MULTUS_NAMESPACE), ("daemon_socket_dir", DEFAULT_DAEMON_SOCKET_DIR),
-    ("delegate_concurrency", 1),
-)
+_NO_KEYS: Mapping[str, Any] = MappingProxyType({})  # the default of the map fields: read-only, so shareable
 
 
-@dataclass(frozen=True)
-class MultusNetConf:
-    """The top-level Multus config (§2). Attributes are snake_case; JSON names are Go's.
+class MultusNetConf(NamedTuple):
+    """The top-level Multus config (§2). Attributes are snake_case; JSON names are Go's (:data:`NETCONF_JSON`).
 
     Besides the decoded keys: ``extras`` holds the keys Multus has no field for (original spelling),
     ``raw`` the decoded config exactly as given (original key spelling, unknown keys, nulls) and
-    ``raw_bytes`` the config bytes as read (delegate plugins and the daemon forward them).
+    ``raw_bytes`` the config bytes as read (delegate plugins and the daemon forward them). Build one
+    from JSON with :func:`decode_netconf` (or :func:`load_netconf`), which also puts Go's defaults
+    back for empty values.
     """
 
-    cni_version: str = json_field(read_str, "", key="cniVersion")
-    name: str = json_field(read_str, "")
-    type: str = json_field(read_str, "")
-    capabilities: dict[str, bool] = json_field(map_of(read_bool), factory=dict)
-    ipam: dict[str, Any] | None = json_field(read_object)
-    dns: dict[str, Any] | None = json_field(read_object)
-    prev_result: dict[str, Any] | None = json_field(read_object, key="prevResult")
-    conf_dir: str = json_field(read_str, DEFAULT_CONF_DIR, key="confDir")
-    cni_dir: str = json_field(read_str, DEFAULT_CNI_DIR, key="cniDir")
-    bin_dir: str = json_field(read_str, DEFAULT_BIN_DIR, key="binDir")
-    delegates: list[dict[str, Any]] = json_field(list_of(read_object), factory=list)
-    cluster_network: str = json_field(read_str, "", key="clusterNetwork")
-    default_networks: list[str] = json_field(list_of(read_str), key="defaultNetworks", factory=list)
-    kubeconfig: str = json_field(read_str, "")
-    log_file: str = json_field(read_str, "", key="logFile")
-    log_level: str = json_field(read_str, "", key="logLevel")
-    log_to_stderr: bool = json_field(read_bool, True, key="logToStderr")
-    log_options: LogOptions | None = json_field(_read_log_options, key="logOptions")
-    runtime_config: RuntimeConfig | None = json_field(_read_runtime_config, key="runtimeConfig")
-    readiness_indicator_file: str = json_field(read_str, "", key="readinessindicatorfile")
-    namespace_isolation: bool = json_field(read_bool, False, key="namespaceIsolation")
-    global_namespaces: str = json_field(read_str, "", key="globalNamespaces")
-    auxiliary_cni_chain_name: str = json_field(read_str, "", key="auxiliaryCNIChainName")
-    system_namespaces: list[str] = json_field(list_of(read_str), key="systemNamespaces",
-                                              factory=lambda: list(DEFAULT_SYSTEM_NAMESPACES))
-    multus_namespace: str = json_field(read_str, DEFAULT_MULTUS_NAMESPACE, key="multusNamespace")
-    retry_delete_on_error: bool = json_field(read_bool, False, key="retryDeleteOnError")
-    daemon_socket_dir: str = json_field(read_str, DEFAULT_DAEMON_SOCKET_DIR, key="daemonSocketDir")
+    cni_version: str = ""
+    name: str = ""
+    type: str = ""
+    capabilities: Mapping[str, bool] = _NO_KEYS
+    ipam: dict[str, Any] | None = None
+    dns: dict[str, Any] | None = None
+    prev_result: dict[str, Any] | None = None
+    conf_dir: str = DEFAULT_CONF_DIR
+    cni_dir: str = DEFAULT_CNI_DIR
+    bin_dir: str = DEFAULT_BIN_DIR
+    delegates: tuple[dict[str, Any], ...] = ()
+    cluster_network: str = ""
+    default_networks: tuple[str, ...] = ()
+    kubeconfig: str = ""
+    log_file: str = ""
+    log_level: str = ""
+    log_to_stderr: bool = True
+    log_options: LogOptions | None = None
+    runtime_config: RuntimeConfig | None = None
+    readiness_indicator_file: str = ""
+    namespace_isolation: bool = False
+    global_namespaces: str = ""
+    auxiliary_cni_chain_name: str = ""
+    system_namespaces: tuple[str, ...] = DEFAULT_SYSTEM_NAMESPACES
+    multus_namespace: str = DEFAULT_MULTUS_NAMESPACE
+    retry_delete_on_error: bool = False
+    daemon_socket_dir: str = DEFAULT_DAEMON_SOCKET_DIR
     # Ours (Go runs delegates one by one): how many delegates of one pod may ADD at once (multus.plugin.add).
-    delegate_concurrency: int = json_field(read_int, 1, key="delegateConcurrency")
+    delegate_concurrency: int = 1
 
-    extras: dict[str, Any] = field(default_factory=dict)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    raw_bytes: bytes = field(default=b"", repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        for attr, default in _EMPTY_MEANS_DEFAULT:
-            if not getattr(self, attr):
-                object.__setattr__(self, attr, default)  # frozen: the documented way to finish __init__
+    extras: Mapping[str, Any] = _NO_KEYS
+    raw: Mapping[str, Any] = _NO_KEYS
+    raw_bytes: bytes = b""
 
     @property
     def non_isolated_namespaces(self) -> list[str]:
@@ -153,6 +145,56 @@ class MultusNetConf:
     def delegate_bytes(self, index: int) -> bytes:
         """Delegate ``index`` re-encoded as Go re-marshals its map (what the plugin reads on stdin)."""
         return go_marshal(self.delegates[index])
+
+
+NETCONF_JSON = JsonStruct(MultusNetConf, (
+    JsonField("cni_version", "cniVersion", read_str),
+    JsonField("name", "name", read_str),
+    JsonField("type", "type", read_str),
+    JsonField("capabilities", "capabilities", map_of(read_bool)),
+    JsonField("ipam", "ipam", read_object),
+    JsonField("dns", "dns", read_object),
+    JsonField("prev_result", "prevResult", read_object),
+    JsonField("conf_dir", "confDir", read_str),
+    JsonField("cni_dir", "cniDir", read_str),
+    JsonField("bin_dir", "binDir", read_str),
+    JsonField("delegates", "delegates", tuple_of(read_object)),
+    JsonField("cluster_network", "clusterNetwork", read_str),
+    JsonField("default_networks", "defaultNetworks", tuple_of(read_str)),
+    JsonField("kubeconfig", "kubeconfig", read_str),
+    JsonField("log_file", "logFile", read_str),
+    JsonField("log_level", "logLevel", read_str),
+    JsonField("log_to_stderr", "logToStderr", read_bool),
+    JsonField("log_options", "logOptions", _read_log_options),
+    JsonField("runtime_config", "runtimeConfig", _read_runtime_config),
+    JsonField("readiness_indicator_file", "readinessindicatorfile", read_str),
+    JsonField("namespace_isolation", "namespaceIsolation", read_bool),
+    JsonField("global_namespaces", "globalNamespaces", read_str),
+    JsonField("auxiliary_cni_chain_name", "auxiliaryCNIChainName", read_str),
+    JsonField("system_namespaces", "systemNamespaces", tuple_of(read_str)),
+    JsonField("multus_namespace", "multusNamespace", read_str),
+    JsonField("retry_delete_on_error", "retryDeleteOnError", read_bool),
+    JsonField("daemon_socket_dir", "daemonSocketDir", read_str),
+    JsonField("delegate_concurrency", "delegateConcurrency", read_int),
+))
+
+# An empty directory or namespace would send lookups to the cwd or nowhere; Go puts the default back.
+# (delegateConcurrency 0 is Go's zero value: the default, one at a time.)
+_EMPTY_MEANS_DEFAULT = (
+    ("conf_dir", DEFAULT_CONF_DIR), ("cni_dir", DEFAULT_CNI_DIR), ("bin_dir", DEFAULT_BIN_DIR),
+    ("multus_namespace", DEFAULT_MULTUS_NAMESPACE), ("daemon_socket_dir", DEFAULT_DAEMON_SOCKET_DIR),
+    ("delegate_concurrency", 1),
+)
+
+
+def decode_netconf(raw: dict[str, Any], raw_bytes: bytes = b"") -> MultusNetConf:
+    """``raw`` as Go fills its NetConf, with the defaults put back for empty values (JsonTypeError
+    names a mistyped key); ``raw_bytes`` are the bytes it was decoded from."""
+    values, extras = decode_fields(NETCONF_JSON, raw)
+    for attr, default in _EMPTY_MEANS_DEFAULT:
+        if attr in values and not values[attr]:
+            values[attr] = default
+    return MultusNetConf(**values, extras=extras, raw=raw, raw_bytes=raw_bytes)
 
 
 # ---------------------------------------------------------------- loading
@@ -201,10 +243,9 @@ def load_netconf(data: bytes) -> MultusNetConf:
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix} the config must be a JSON object, got {go_json_type(raw)}")
     try:
-        values, extras = decode_fields(MultusNetConf, raw)
+        conf = decode_netconf(raw, bytes(data))
     except JsonTypeError as exc:
         raise ConfigError(f"{prefix} {exc}") from None
-    conf = MultusNetConf(**values, extras=extras, raw=raw, raw_bytes=bytes(data))
     _check_prev_result(conf)
     if conf.delegate_concurrency < 0:
         raise ConfigError(f"{prefix} delegateConcurrency must not be negative, got {conf.delegate_concurrency}")

@@ -1,30 +1,31 @@
 """The optional nested objects of the Multus config: ``runtimeConfig`` (with its ``portMappings`` and
 ``bandwidth``) and ``logOptions``, decoded with Go's JSON rules like the rest of it (:mod:`.gojson`).
 
-A module of their own so a call loads them only when its config carries one of these keys: each frozen
-dataclass costs ~0.5 ms to create, in every thin-plugin process, and most configs have neither key.
+A module of their own so a call loads them only when its config carries one of these keys (every
+thin-plugin process pays for the structs and tables it defines, and most configs have neither key).
 :mod:`multus.plugin.config` still exports the four names. ``PortMapping`` and ``Bandwidth`` are also the
 types of a network selection's ``portMappings`` and ``bandwidth``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from multus.plugin.gojson import json_field, list_of, read_bool, read_int, read_str, struct_of
+from multus.plugin.gojson import JsonField, JsonStruct, read_bool, read_int, read_str, struct_of, tuple_of
 
-__all__ = ["Bandwidth", "LogOptions", "PortMapping", "RuntimeConfig"]
+__all__ = [
+    "BANDWIDTH_JSON", "LOG_OPTIONS_JSON", "PORT_MAPPING_JSON", "RUNTIME_CONFIG_JSON",
+    "Bandwidth", "LogOptions", "PortMapping", "RuntimeConfig",
+]
 
 
-@dataclass(frozen=True)
-class PortMapping:
+class PortMapping(NamedTuple):
     """One ``portMappings`` entry (runtimeConfig capability and selection-element key)."""
 
-    host_port: int = json_field(read_int, 0, key="hostPort")
-    container_port: int = json_field(read_int, 0, key="containerPort")
-    protocol: str = json_field(read_str, "")
-    host_ip: str = json_field(read_str, "", key="hostIP")
+    host_port: int = 0
+    container_port: int = 0
+    protocol: str = ""
+    host_ip: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Go's shape: both ports always, ``protocol``/``hostIP`` only when set."""
@@ -36,41 +37,62 @@ class PortMapping:
         return out
 
 
-@dataclass(frozen=True)
-class Bandwidth:
+PORT_MAPPING_JSON = JsonStruct(PortMapping, (
+    JsonField("host_port", "hostPort", read_int),
+    JsonField("container_port", "containerPort", read_int),
+    JsonField("protocol", "protocol", read_str),
+    JsonField("host_ip", "hostIP", read_str),
+))
+
+
+class Bandwidth(NamedTuple):
     """The ``bandwidth`` capability: rates and bursts as plain integers."""
 
-    ingress_rate: int = json_field(read_int, 0, key="ingressRate")
-    ingress_burst: int = json_field(read_int, 0, key="ingressBurst")
-    egress_rate: int = json_field(read_int, 0, key="egressRate")
-    egress_burst: int = json_field(read_int, 0, key="egressBurst")
+    ingress_rate: int = 0
+    ingress_burst: int = 0
+    egress_rate: int = 0
+    egress_burst: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"ingressRate": self.ingress_rate, "ingressBurst": self.ingress_burst,
                 "egressRate": self.egress_rate, "egressBurst": self.egress_burst}
 
 
-@dataclass(frozen=True)
-class LogOptions:
+BANDWIDTH_JSON = JsonStruct(Bandwidth, (
+    JsonField("ingress_rate", "ingressRate", read_int),
+    JsonField("ingress_burst", "ingressBurst", read_int),
+    JsonField("egress_rate", "egressRate", read_int),
+    JsonField("egress_burst", "egressBurst", read_int),
+))
+
+
+class LogOptions(NamedTuple):
     """Log rotation overrides; ``None`` means "keep the logger's default"."""
 
-    max_age: int | None = json_field(read_int, key="maxAge")
-    max_size: int | None = json_field(read_int, key="maxSize")
-    max_backups: int | None = json_field(read_int, key="maxBackups")
-    compress: bool | None = json_field(read_bool)
+    max_age: int | None = None
+    max_size: int | None = None
+    max_backups: int | None = None
+    compress: bool | None = None
 
 
-@dataclass(frozen=True)
-class RuntimeConfig:
+LOG_OPTIONS_JSON = JsonStruct(LogOptions, (
+    JsonField("max_age", "maxAge", read_int),
+    JsonField("max_size", "maxSize", read_int),
+    JsonField("max_backups", "maxBackups", read_int),
+    JsonField("compress", "compress", read_bool),
+))
+
+
+class RuntimeConfig(NamedTuple):
     """Top-level ``runtimeConfig``: the capability args every delegate starts from (§5)."""
 
-    port_mappings: list[PortMapping] = json_field(list_of(struct_of(PortMapping)), key="portMappings", factory=list)
-    bandwidth: Bandwidth | None = json_field(struct_of(Bandwidth))
-    ips: list[str] = json_field(list_of(read_str), factory=list)
-    mac: str = json_field(read_str, "")
-    infiniband_guid: str = json_field(read_str, "", key="infinibandGUID")
-    device_id: str = json_field(read_str, "", key="deviceID")
-    cni_device_info_file: str = json_field(read_str, "", key="CNIDeviceInfoFile")
+    port_mappings: tuple[PortMapping, ...] = ()
+    bandwidth: Bandwidth | None = None
+    ips: tuple[str, ...] = ()
+    mac: str = ""
+    infiniband_guid: str = ""
+    device_id: str = ""
+    cni_device_info_file: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Only the non-empty values: Go's omitempty shape, which is also the CapabilityArgs rule."""
@@ -86,3 +108,14 @@ class RuntimeConfig:
             if value:
                 out[key] = value
         return out
+
+
+RUNTIME_CONFIG_JSON = JsonStruct(RuntimeConfig, (
+    JsonField("port_mappings", "portMappings", tuple_of(struct_of(PORT_MAPPING_JSON))),
+    JsonField("bandwidth", "bandwidth", struct_of(BANDWIDTH_JSON)),
+    JsonField("ips", "ips", tuple_of(read_str)),
+    JsonField("mac", "mac", read_str),
+    JsonField("infiniband_guid", "infinibandGUID", read_str),
+    JsonField("device_id", "deviceID", read_str),
+    JsonField("cni_device_info_file", "CNIDeviceInfoFile", read_str),
+))

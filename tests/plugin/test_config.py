@@ -57,10 +57,10 @@ def load_error(data: Any) -> ConfigError:
         ("namespace_isolation", False),
         ("global_namespaces", ""),
         ("non_isolated_namespaces", ["default"]),
-        ("system_namespaces", ["kube-system"]),
+        ("system_namespaces", ("kube-system",)),
         ("multus_namespace", "kube-system"),
         ("cluster_network", ""),
-        ("default_networks", []),
+        ("default_networks", ()),
         ("retry_delete_on_error", False),
         ("auxiliary_cni_chain_name", ""),
         ("runtime_config", None),
@@ -88,7 +88,7 @@ def test_an_absent_key_takes_gos_default(attr: str, expected: Any) -> None:
         ("cniDir", "/var/lib/x", "cni_dir", "/var/lib/x"),
         ("binDir", "/usr/libexec/cni", "bin_dir", "/usr/libexec/cni"),
         ("clusterNetwork", "weave", "cluster_network", "weave"),
-        ("defaultNetworks", ["a", "b"], "default_networks", ["a", "b"]),
+        ("defaultNetworks", ["a", "b"], "default_networks", ("a", "b")),
         ("kubeconfig", "/etc/kube.conf", "kubeconfig", "/etc/kube.conf"),
         ("logFile", "/var/log/multus.log", "log_file", "/var/log/multus.log"),
         ("logLevel", "debug", "log_level", "debug"),
@@ -97,7 +97,7 @@ def test_an_absent_key_takes_gos_default(attr: str, expected: Any) -> None:
         ("namespaceIsolation", True, "namespace_isolation", True),
         ("globalNamespaces", "kube-system,donkey-kong", "global_namespaces", "kube-system,donkey-kong"),
         ("auxiliaryCNIChainName", "vendor-cni-chain", "auxiliary_cni_chain_name", "vendor-cni-chain"),
-        ("systemNamespaces", ["kube-system", "infra"], "system_namespaces", ["kube-system", "infra"]),
+        ("systemNamespaces", ["kube-system", "infra"], "system_namespaces", ("kube-system", "infra")),
         ("multusNamespace", "multus", "multus_namespace", "multus"),
         ("retryDeleteOnError", True, "retry_delete_on_error", True),
         ("daemonSocketDir", "/run/x/", "daemon_socket_dir", "/run/x/"),
@@ -129,7 +129,7 @@ def test_runtime_config_sub_keys_are_read_under_gos_names() -> None:
     assert rc is not None and rc.bandwidth is not None
     assert (rc.port_mappings[0].host_port, rc.port_mappings[0].container_port) == (8080, 80)
     assert (rc.bandwidth.ingress_rate, rc.bandwidth.egress_burst) == (1000, 20)
-    assert (rc.ips, rc.mac, rc.infiniband_guid) == (["10.0.0.1/24"], "c2:11:22:33:44:66", "00:11:22:33:44:55:66:77")
+    assert (rc.ips, rc.mac, rc.infiniband_guid) == (("10.0.0.1/24",), "c2:11:22:33:44:66", "00:11:22:33:44:55:66:77")
     assert (rc.device_id, rc.cni_device_info_file) == ("0000:00:01.0", "/var/run/devinfo.json")
 
 
@@ -164,7 +164,7 @@ def test_when_two_spellings_of_a_key_are_given_the_last_one_wins() -> None:
     ("key", "attr", "default"),
     [
         ("confDir", "conf_dir", "/etc/cni/multus/net.d"),
-        ("systemNamespaces", "system_namespaces", ["kube-system"]),
+        ("systemNamespaces", "system_namespaces", ("kube-system",)),
         ("logToStderr", "log_to_stderr", True),
         ("runtimeConfig", "runtime_config", None),
     ],
@@ -187,7 +187,7 @@ def test_an_empty_directory_or_namespace_falls_back_to_the_default(key: str, att
 
 
 def test_an_explicit_empty_system_namespace_list_is_kept() -> None:
-    assert load(systemNamespaces=[]).system_namespaces == []
+    assert load(systemNamespaces=[]).system_namespaces == ()
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_raw_keeps_the_original_spelling_and_raw_bytes_the_input() -> None:
 
 def test_delegates_are_kept_as_raw_json_objects() -> None:
     delegate = {"type": "bridge", "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.1.0.0/16"}]]}}
-    assert load_netconf(json.dumps({"delegates": [delegate]}).encode()).delegates == [delegate]
+    assert load_netconf(json.dumps({"delegates": [delegate]}).encode()).delegates == (delegate,)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def test_neither_delegates_nor_cluster_network_is_rejected_with_gos_text(keys: d
 
 def test_cluster_network_alone_is_enough() -> None:
     conf = load_netconf(b'{"clusterNetwork": "weave"}')
-    assert conf.uses_cluster_network and conf.delegates == []
+    assert conf.uses_cluster_network and conf.delegates == ()
 
 
 def test_static_delegates_alone_are_enough_and_do_not_use_a_cluster_network() -> None:

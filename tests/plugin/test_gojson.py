@@ -3,33 +3,36 @@
 Checked here, on small local structs:
 * keys: exact or case-insensitive match, last spelling wins, a type error in any spelling is an
   error (Go keeps the first one), unknown keys skipped by ``decode_struct`` and returned by
-  ``decode_fields``, ``null`` and absent keys leave the default (a fresh one per instance);
+  ``decode_fields``, ``null`` and absent keys leave the default (never a shared mutable object);
 * strict types: strings, booleans, integers (no bool, no ``5.0``, 64-bit range), objects, arrays,
   maps; error texts name the key path (``outer.items[1].n``) and the JSON type received;
-* value checks in ``__post_init__`` run only once every type is right;
+* a table's value checks run only once every type is right;
 * the Go text helpers: JSON type names, strict JSON with Go's wording, Go-style marshalling;
-* the config and selection models are frozen.
+* the config and selection models are frozen, and none shares a mutable default.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import pytest
 
-from multus.plugin.config import load_netconf
+from multus.plugin.config import MultusNetConf, load_netconf
+from multus.plugin.config_options import Bandwidth, LogOptions, PortMapping, RuntimeConfig
+from multus.plugin.delegate import Delegate
 from multus.plugin.gojson import (
     GO_INT_MAX,
     GO_INT_MIN,
+    JsonField,
+    JsonStruct,
     JsonTypeError,
     decode_fields,
     decode_json,
     decode_struct,
     go_json_type,
     go_marshal,
-    json_field,
     list_of,
     map_of,
     read_bool,
@@ -39,39 +42,60 @@ from multus.plugin.gojson import (
     struct_of,
     tuple_of,
 )
-from multus.plugin.selection import parse_network_selections
+from multus.plugin.selection import NetworkSelection, parse_network_selections
 
 
-@dataclass(frozen=True)
-class Inner:
-    n: int = json_field(read_int, 0)
+class Inner(NamedTuple):
+    n: int = 0
 
 
-@dataclass(frozen=True)
-class Outer:
-    conf_dir: str = json_field(read_str, "/default", key="confDir")
-    flag: bool = json_field(read_bool, True)
-    count: int | None = json_field(read_int)
-    items: list[Inner] = json_field(list_of(struct_of(Inner)), factory=list)
-    names: tuple[str, ...] = json_field(tuple_of(read_str), ())
-    caps: dict[str, bool] = json_field(map_of(read_bool), factory=dict)
-    blob: dict[str, Any] | None = json_field(read_object)
-    inner: Inner | None = json_field(struct_of(Inner))
+INNER = JsonStruct(Inner, (JsonField("n", "n", read_int),))
+
+_NO_CAPS: Mapping[str, bool] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Checked:
-    name: str = json_field(read_str, "")
-    size: int = json_field(read_int, 0)
+class Outer(NamedTuple):
+    conf_dir: str = "/default"
+    flag: bool = True
+    number: int | None = None
+    items: tuple[Inner, ...] = ()
+    names: tuple[str, ...] = ()
+    caps: Mapping[str, bool] = _NO_CAPS
+    blob: dict[str, Any] | None = None
+    inner: Inner | None = None
+    seq: list[str] | None = None
 
-    def __post_init__(self) -> None:
-        if self.name == "bad":
-            raise ValueError("name: bad name")
+
+OUTER = JsonStruct(Outer, (
+    JsonField("conf_dir", "confDir", read_str),
+    JsonField("flag", "flag", read_bool),
+    JsonField("number", "count", read_int),
+    JsonField("items", "items", tuple_of(struct_of(INNER))),
+    JsonField("names", "names", tuple_of(read_str)),
+    JsonField("caps", "caps", map_of(read_bool)),
+    JsonField("blob", "blob", read_object),
+    JsonField("inner", "inner", struct_of(INNER)),
+    JsonField("seq", "seq", list_of(read_str)),
+))
+
+
+class Checked(NamedTuple):
+    name: str = ""
+    size: int = 0
+
+
+def _check(checked: Checked) -> Checked:
+    if checked.name == "bad":
+        raise ValueError("name: bad name")
+    return checked
+
+
+CHECKED = JsonStruct(Checked, (JsonField("name", "name", read_str), JsonField("size", "size", read_int)), check=_check)
 
 
 def type_error(data: Any) -> JsonTypeError:
     with pytest.raises(JsonTypeError) as info:
-        decode_struct(Outer, data)
+        decode_struct(OUTER, data)
     return info.value
 
 
@@ -79,27 +103,27 @@ def type_error(data: Any) -> JsonTypeError:
 
 
 def test_an_empty_object_gives_every_default() -> None:
-    assert decode_struct(Outer, {}) == Outer()
-    assert (Outer().conf_dir, Outer().flag, Outer().count, Outer().items) == ("/default", True, None, [])
+    assert decode_struct(OUTER, {}) == Outer()
+    assert (Outer().conf_dir, Outer().flag, Outer().number, Outer().items) == ("/default", True, None, ())
 
 
 @pytest.mark.parametrize("key", ["confDir", "confdir", "CONFDIR", "ConfDir"])
 def test_keys_match_their_field_case_insensitively(key: str) -> None:
-    assert decode_struct(Outer, {key: "/x"}).conf_dir == "/x"
+    assert decode_struct(OUTER, {key: "/x"}).conf_dir == "/x"
 
 
 def test_the_attribute_name_is_not_a_json_key_when_the_go_name_differs() -> None:
-    assert decode_struct(Outer, {"conf_dir": "/x"}).conf_dir == "/default"
+    assert decode_struct(OUTER, {"conf_dir": "/x"}).conf_dir == "/default"
 
 
 def test_when_two_spellings_are_given_the_last_one_wins() -> None:
-    assert decode_struct(Outer, {"ConfDir": "/a", "confDir": "/b"}).conf_dir == "/b"
-    assert decode_struct(Outer, {"confDir": "/a", "CONFDIR": "/b"}).conf_dir == "/b"
+    assert decode_struct(OUTER, {"ConfDir": "/a", "confDir": "/b"}).conf_dir == "/b"
+    assert decode_struct(OUTER, {"confDir": "/a", "CONFDIR": "/b"}).conf_dir == "/b"
 
 
 def test_a_null_leaves_the_default_and_does_not_undo_an_earlier_spelling() -> None:
-    assert decode_struct(Outer, {"confDir": None, "flag": None, "items": None}) == Outer()
-    assert decode_struct(Outer, {"confDir": "/a", "ConfDir": None}).conf_dir == "/a"
+    assert decode_struct(OUTER, {"confDir": None, "flag": None, "items": None}) == Outer()
+    assert decode_struct(OUTER, {"confDir": "/a", "ConfDir": None}).conf_dir == "/a"
 
 
 def test_a_wrong_type_in_an_earlier_spelling_is_still_an_error_as_in_go() -> None:
@@ -109,14 +133,25 @@ def test_a_wrong_type_in_an_earlier_spelling_is_still_an_error_as_in_go() -> Non
 
 def test_unknown_keys_are_skipped_by_decode_struct_and_returned_by_decode_fields() -> None:
     data = {"confDir": "/x", "Extra": [1], "other": None}
-    assert decode_struct(Outer, data) == Outer(conf_dir="/x")
-    assert decode_fields(Outer, data) == ({"conf_dir": "/x"}, {"Extra": [1], "other": None})
+    assert decode_struct(OUTER, data) == Outer(conf_dir="/x")
+    assert decode_fields(OUTER, data) == ({"conf_dir": "/x"}, {"Extra": [1], "other": None})
 
 
-def test_mutable_defaults_are_fresh_per_instance() -> None:
-    first, second = decode_struct(Outer, {}), decode_struct(Outer, {})
-    first.items.append(Inner())
-    assert second.items == []
+def test_decoded_containers_are_fresh_per_instance() -> None:
+    data = {"seq": ["a"], "caps": {"x": True}}
+    first, second = decode_struct(OUTER, data), decode_struct(OUTER, data)
+    assert first.seq is not None and second.seq is not None
+    first.seq.append("b")
+    assert second.seq == ["a"] and data["seq"] == ["a"]
+    assert first.caps is not second.caps
+
+
+@pytest.mark.parametrize(
+    "cls", [MultusNetConf, PortMapping, Bandwidth, LogOptions, RuntimeConfig, NetworkSelection, Delegate])
+def test_no_struct_shares_a_mutable_default(cls: Any) -> None:
+    for attr, value in cls._field_defaults.items():
+        assert isinstance(value, (str, bytes, int, type(None), tuple, MappingProxyType)), attr
+        assert not isinstance(value, tuple) or all(isinstance(item, str) for item in value), attr
 
 
 # ---------------------------------------------------------------- types
@@ -161,7 +196,7 @@ def test_a_non_object_struct_is_an_error_without_a_path_at_the_top() -> None:
 
 @pytest.mark.parametrize("value", [GO_INT_MIN, -1, 0, GO_INT_MAX])
 def test_integers_within_go_int64_are_accepted(value: int) -> None:
-    assert decode_struct(Outer, {"count": value}).count == value
+    assert decode_struct(OUTER, {"count": value}).number == value
 
 
 @pytest.mark.parametrize("value", [GO_INT_MIN - 1, GO_INT_MAX + 1, 10**30])
@@ -171,21 +206,23 @@ def test_integers_beyond_go_int64_are_rejected(value: int) -> None:
 
 
 def test_decoded_values_have_their_declared_shapes() -> None:
-    out = decode_struct(Outer, {"items": [{"n": 1}], "names": ["a"], "caps": {"x": False}, "inner": {}})
-    assert out.items == [Inner(1)] and out.names == ("a",) and out.caps == {"x": False} and out.inner == Inner()
+    out = decode_struct(OUTER, {"items": [{"n": 1}], "names": ["a"], "caps": {"x": False}, "inner": {},
+                                "seq": ["b"]})
+    assert out.items == (Inner(1),) and out.names == ("a",) and out.caps == {"x": False} and out.inner == Inner()
+    assert out.seq == ["b"]
 
 
 def test_an_object_field_is_a_shallow_copy_of_the_input() -> None:
     blob = {"a": {"b": 1}}
-    out = decode_struct(Outer, {"blob": blob})
+    out = decode_struct(OUTER, {"blob": blob})
     assert out.blob == blob and out.blob is not blob
 
 
 def test_value_checks_run_only_after_every_type_is_right() -> None:
     with pytest.raises(JsonTypeError):
-        decode_struct(Checked, {"name": "bad", "size": "1"})
+        decode_struct(CHECKED, {"name": "bad", "size": "1"})
     with pytest.raises(ValueError, match="name: bad name"):
-        decode_struct(Checked, {"name": "bad", "size": 1})
+        decode_struct(CHECKED, {"name": "bad", "size": 1})
 
 
 # ---------------------------------------------------------------- Go text helpers
@@ -218,12 +255,12 @@ def test_the_config_models_are_frozen() -> None:
     assert conf.log_options is not None and conf.runtime_config is not None
     for obj, attr in ((conf, "conf_dir"), (conf.log_options, "max_age"), (conf.runtime_config, "mac"),
                       (conf.runtime_config.bandwidth, "ingress_rate")):
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError):
             setattr(obj, attr, None)
 
 
 def test_a_network_selection_is_frozen_and_holds_tuples() -> None:
     (sel,) = parse_network_selections('[{"name": "n", "ips": ["10.0.0.1"], "portMappings": [{"hostPort": 1}]}]', "ns")
     assert isinstance(sel.ips, tuple) and isinstance(sel.port_mappings, tuple)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         sel.name = "other"  # type: ignore[misc]

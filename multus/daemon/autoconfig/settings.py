@@ -13,8 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from multus.plugin.config import LogOptions
-from multus.plugin.gojson import JsonTypeError, decode_fields, json_field, map_of, read_bool, read_str, struct_of
+from multus.plugin.config_options import LOG_OPTIONS_JSON, LogOptions
+from multus.plugin.gojson import (
+    JsonField,
+    JsonStruct,
+    JsonTypeError,
+    decode_fields,
+    map_of,
+    read_bool,
+    read_str,
+    struct_of,
+)
 
 DEFAULT_CNI_CONFIG_DIR = "/etc/cni/net.d"
 DEFAULT_NETWORK_NAME = "multus-cni-network"
@@ -29,25 +38,25 @@ class AutoconfigError(Exception):
 class AutoconfigSettings:
     """What drives generation of ``00-multus.conf``; the second group is copied into the output."""
 
-    cni_version: str = json_field(read_str, "", key="cniVersion")
-    cni_config_dir: str = json_field(read_str, DEFAULT_CNI_CONFIG_DIR, key="cniConfigDir")
-    multus_autoconfig_dir: str = json_field(read_str, "", key="multusAutoconfigDir")
-    multus_master_cni: str = json_field(read_str, "", key="multusMasterCNI")
-    force_cni_version: bool = json_field(read_bool, False, key="forceCNIVersion")
-    override_network_name: bool = json_field(read_bool, False, key="overrideNetworkName")
-    readiness_indicator_file: str = json_field(read_str, "", key="readinessindicatorfile")
+    cni_version: str = ""
+    cni_config_dir: str = DEFAULT_CNI_CONFIG_DIR
+    multus_autoconfig_dir: str = ""
+    multus_master_cni: str = ""
+    force_cni_version: bool = False
+    override_network_name: bool = False
+    readiness_indicator_file: str = ""
 
-    bin_dir: str = json_field(read_str, "", key="binDir")
-    capabilities: dict[str, bool] = json_field(map_of(read_bool), key="capabilities", factory=dict)
-    log_file: str = json_field(read_str, "", key="logFile")
-    log_level: str = json_field(read_str, "", key="logLevel")
-    log_to_stderr: bool = json_field(read_bool, False, key="logToStderr")
-    log_options: LogOptions | None = json_field(struct_of(LogOptions), key="logOptions")
-    namespace_isolation: bool = json_field(read_bool, False, key="namespaceIsolation")
-    global_namespaces: str = json_field(read_str, "", key="globalNamespaces")
-    cni_dir: str = json_field(read_str, "", key="cniDir")
-    auxiliary_cni_chain_name: str = json_field(read_str, "", key="auxiliaryCNIChainName")
-    daemon_socket_dir: str = json_field(read_str, "", key="daemonSocketDir")
+    bin_dir: str = ""
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    log_file: str = ""
+    log_level: str = ""
+    log_to_stderr: bool = False
+    log_options: LogOptions | None = None
+    namespace_isolation: bool = False
+    global_namespaces: str = ""
+    cni_dir: str = ""
+    auxiliary_cni_chain_name: str = ""
+    daemon_socket_dir: str = ""
 
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -65,7 +74,29 @@ class AutoconfigSettings:
     def from_daemon_config(cls, raw: Mapping[str, Any]) -> AutoconfigSettings:
         """Decode the daemon config's JSON object; AutoconfigError names a key of the wrong type."""
         try:
-            values, unknown = decode_fields(cls, dict(raw))
+            values, unknown = decode_fields(AUTOCONFIG_SETTINGS_JSON, dict(raw))
         except JsonTypeError as exc:
             raise AutoconfigError(f"invalid daemon config for auto-config: {exc}") from None
         return cls(**values, extra=unknown)
+
+
+AUTOCONFIG_SETTINGS_JSON = JsonStruct(AutoconfigSettings, (
+    JsonField("cni_version", "cniVersion", read_str),
+    JsonField("cni_config_dir", "cniConfigDir", read_str),
+    JsonField("multus_autoconfig_dir", "multusAutoconfigDir", read_str),
+    JsonField("multus_master_cni", "multusMasterCNI", read_str),
+    JsonField("force_cni_version", "forceCNIVersion", read_bool),
+    JsonField("override_network_name", "overrideNetworkName", read_bool),
+    JsonField("readiness_indicator_file", "readinessindicatorfile", read_str),
+    JsonField("bin_dir", "binDir", read_str),
+    JsonField("capabilities", "capabilities", map_of(read_bool)),
+    JsonField("log_file", "logFile", read_str),
+    JsonField("log_level", "logLevel", read_str),
+    JsonField("log_to_stderr", "logToStderr", read_bool),
+    JsonField("log_options", "logOptions", struct_of(LOG_OPTIONS_JSON)),
+    JsonField("namespace_isolation", "namespaceIsolation", read_bool),
+    JsonField("global_namespaces", "globalNamespaces", read_str),
+    JsonField("cni_dir", "cniDir", read_str),
+    JsonField("auxiliary_cni_chain_name", "auxiliaryCNIChainName", read_str),
+    JsonField("daemon_socket_dir", "daemonSocketDir", read_str),
+))
