@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,46 @@ def test_a_1x_result_round_trip_loads_no_0x_result_family() -> None:
     assert "multus.cni.types.v040" in imported_modules(
         "from multus.cni.types import convert_result, parse_result\n"
         "convert_result(parse_result(b'{\"cniVersion\": \"1.0.0\"}'), '0.4.0')")
+
+
+# Standard modules a thin call has no use for, each paid by every plugin process (Debian's python3, ms):
+# dataclasses with inspect, ast, dis and tokenize ~5.7; logging ~3.8 (loaded only when a line is due);
+# pathlib with urllib.parse and fnmatch ~2; the idna codec ~2 (a str host name given to socket).
+NOT_ON_THE_CALL_PATH = ("dataclasses", "inspect", "logging", "pathlib", "encodings.idna")
+THIN_CALL_MODULES = ("multus.plugin.entry", "multus.plugin.add", "multus.plugin.delete", "multus.plugin.selection",
+                     "multus.plugin.config_options", "multus.k8s.client", "multus.cni.types.v040",
+                     "multus.cni.types.v020")
+
+
+def imported_as_the_bundle_runs(code: str) -> set[str]:
+    """The modules loaded after ``code``, with ``-I -S`` and the tree on sys.path, as the thin bundle runs
+    (the venv's ``site`` would load pathlib itself, for its editable install)."""
+    tree = str(Path(__file__).resolve().parents[1])
+    probe = f"import sys\nsys.path.insert(0, {tree!r})\n{code}\nimport json\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=60,
+                          check=True)
+    return set(json.loads(done.stdout))
+
+
+def test_the_thin_call_path_loads_none_of_the_standard_modules_it_has_no_use_for() -> None:
+    loaded = imported_as_the_bundle_runs("import " + ", ".join(THIN_CALL_MODULES))
+    assert loaded & set(NOT_ON_THE_CALL_PATH) == set()
+
+
+def test_a_kubeconfig_call_reaches_the_api_server_without_the_idna_codec() -> None:
+    """A GET of a pod against a plain socket that answers 404 (the API double is not needed to see which
+    modules a connection loads)."""
+    loaded = imported_as_the_bundle_runs(
+        "import socket, threading\n"
+        "server = socket.create_server(('127.0.0.1', 0))\n"
+        "def answer():\n"
+        "    conn, _ = server.accept()\n"
+        "    conn.recv(65536)\n"
+        "    conn.sendall(b'HTTP/1.1 404 Not Found\\r\\nContent-Length: 2\\r\\n\\r\\n{}')\n"
+        "    conn.close()\n"
+        "threading.Thread(target=answer, daemon=True).start()\n"
+        "from multus.k8s.http import Connection\n"
+        "response = Connection('127.0.0.1', server.getsockname()[1], timeout=10).request(\n"
+        "    'GET', '/api/v1/namespaces/default/pods/p', {'Host': '127.0.0.1'})\n"
+        "assert response.status == 404, response\n")
+    assert "encodings.idna" not in loaded

@@ -17,14 +17,13 @@ serves the whole list, so NADs sharing a device resource get its devices in dele
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import stat
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from multus.cni.errors import CniError
 from multus.cni.netconf import NetworkConfigList, conf_from_file, conflist_from_file
+from multus.logs import get_logger
 from multus.plugin.delegate import Delegate, build_delegate, decode_delegate_config
 from multus.plugin.gojson import go_marshal
 from multus.plugin.nads import (
@@ -55,7 +54,7 @@ __all__ = [
     "static_delegates",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ECMP_ERROR = "multus does not support ECMP for default-route"
 AUX_PASSTHRU = {"type": "passthru", "name": "passthru-cni"}
@@ -236,9 +235,9 @@ def check_gateway_config(delegates: list[Delegate]) -> list[Delegate]:
 # ---------------------------------------------------------------- auxiliary chain (§6.7)
 
 
-def _aux_chain_dir(cluster_network: str) -> Path:
+def _aux_chain_dir(cluster_network: str) -> str:
     """Where the chain's plugins live: beside the clusterNetwork file, or inside it when it is a directory."""
-    return Path(cluster_network if os.path.isdir(cluster_network) else os.path.dirname(cluster_network))
+    return cluster_network if os.path.isdir(cluster_network) else os.path.dirname(cluster_network)
 
 
 def aux_chain_delegate(conf: MultusNetConf) -> Delegate | None:
