@@ -20,6 +20,8 @@ drift of the machine hits them alike:
 
 Reported per arm: wall-time medians and p90 of ADD, DEL and ADD+DEL with the ratio to Go Multus's numbers,
 and the CPU time (user+sys) of the plugin's process tree, which other load on the machine barely moves.
+Go's numbers come without saying whether they are ADD or ADD+DEL latencies; the verdicts are printed for
+both readings (Go's "bridge alone" 9.4 ms matches a bridge ADD on this kind of machine, not an ADD+DEL).
 ``--launchers`` adds arms running the standalone config through small launcher scripts (``python -I`` and
 ``python -I -S`` with an explicit sys.path) to show what the console-script wrapper and ``site`` cost.
 ``--tls`` makes the API double serve HTTPS with a self-signed certificate the kubeconfig trusts, as
@@ -269,6 +271,10 @@ def paired_median(a: Sequence[benchlib.Pair], b: Sequence[benchlib.Pair]) -> flo
     return benchlib.paired_median(add_del_totals(a), add_del_totals(b))
 
 
+def _verdict(ratio: float) -> str:
+    return f"{'meets' if ratio <= TARGET_RATIO else 'MISSES'} the {TARGET_RATIO:.0f}x target"
+
+
 def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iterations: int) -> None:
     print(f"\nthin plugin, a fresh process per call: {iterations} interleaved iterations per arm, ms "
           "(bytecode compiled, PYTHONDONTWRITEBYTECODE unset in the plugin processes)")
@@ -295,12 +301,20 @@ def report(bench: ThinBench, samples: dict[str, list[tuple[float, float]]], iter
           "vs bridge: median of the paired per-iteration\n  ADD+DEL differences to 'bridge alone' (Go's: "
           + ", ".join(f"{k} +{GO_REFERENCE_MS[k] - GO_REFERENCE_MS['bridge']:.1f}" for k in ("standalone", "kube"))
           + ")")
+    # Go's reference numbers are given per configuration, without saying ADD or ADD+DEL. Its "bridge alone"
+    # (9.4 ms) matches a bridge ADD here, not a bridge ADD+DEL (the kernel's veth teardown makes DEL the
+    # slower half), so they read best as ADD latencies; the verdict is printed for both readings.
+    bridge_add = statistics.median(PARTS["ADD"](s) for s in base)
+    print(f"  Go's 'bridge alone' {GO_REFERENCE_MS['bridge']:.1f} ms vs this run's bridge: ADD {bridge_add:.2f} ms, "
+          f"ADD+DEL {total_median(base):.2f} ms. Verdicts on both readings of Go's numbers:")
     verdicts = [("standalone", "thin standalone"), ("kube", "thin kubeconfig")]
     verdicts += [(f"bundle-{key}", f"{label}, host bundle") for key, label in verdicts if f"bundle-{key}" in samples]
     for key, label in verdicts:
-        ratio = total_median(samples[key]) / GO_REFERENCE_MS[key.removeprefix("bundle-")]
-        verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
-        print(f"  {label}: {ratio:.2f}x Go ({ratio / machine:.2f}x adjusted), {verdict} the {TARGET_RATIO:.0f}x target")
+        go = GO_REFERENCE_MS[key.removeprefix("bundle-")]
+        add_ratio = statistics.median(PARTS["ADD"](s) for s in samples[key]) / go
+        both_ratio = total_median(samples[key]) / go
+        print(f"  {label}: ADD {add_ratio:.2f}x Go ({_verdict(add_ratio)}); ADD+DEL {both_ratio:.2f}x Go "
+              f"({both_ratio / machine:.2f}x adjusted; {_verdict(both_ratio)})")
     for key, other in (("standalone", "cmp-standalone"), ("kube", "cmp-kube")):
         if other in samples:
             print(f"  {key} - {other}: paired ADD+DEL difference {paired_median(samples[key], samples[other]):+.2f} ms")
