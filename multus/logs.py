@@ -18,6 +18,7 @@ levels decide, exactly as if modules called ``logging.getLogger`` themselves.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def level_for(name: str) -> int:
 # behaviour: warnings and above reach stderr.
 _pending: LogSettings | None = None
 _threshold = WARNING
+_setup_lock = threading.Lock()
 
 
 def configure(settings: LogSettings, stream: TextIO | None = None) -> logging.Logger:
@@ -93,9 +95,10 @@ def _standard_logger(name: str) -> logging.Logger:
     global _pending
     import logging
 
-    settings, _pending = _pending, None
-    if settings is not None:
-        configure(settings)
+    with _setup_lock:  # two threads' first lines at once: one sets logging up
+        settings, _pending = _pending, None
+        if settings is not None:
+            configure(settings)
     return logging.getLogger(name)
 
 
