@@ -65,7 +65,7 @@ class CachedAttachment(NamedTuple):
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> CachedAttachment:
         try:
-            config = binascii.a2b_base64(body.get("config") or "", strict_mode=True)
+            config = binascii.a2b_base64(body.get("config") or "", strict_mode=True)  # = b64decode(validate=True)
             pairs = tuple((str(k), str(v)) for k, v in (body.get("cniArgs") or []))
         except (ValueError, TypeError) as exc:
             raise CniError("invalid cached attachment", str(exc), ErrorCode.DECODING_FAILURE) from exc

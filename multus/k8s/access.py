@@ -15,7 +15,6 @@ import); PyYAML, C loader preferred, is imported only when that fails, because i
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import importlib
@@ -254,7 +253,7 @@ def _b64(section: dict[str, Any], key: str, where: str) -> bytes | None:
     if not value:
         return None
     try:
-        return base64.b64decode("".join(str(value).split()), validate=True)
+        return binascii.a2b_base64("".join(str(value).split()), strict_mode=True)  # = b64decode(validate=True)
     except (binascii.Error, ValueError) as exc:
         raise KubeconfigError(f"{where}: {key} is not valid base64", str(exc)) from exc
 

@@ -30,7 +30,7 @@ Behaviour:
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import os
 import socket
@@ -126,7 +126,7 @@ class KubeClient:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         elif access.username is not None:
-            basic = base64.b64encode(f"{access.username}:{access.password or ''}".encode()).decode()
+            basic = binascii.b2a_base64(f"{access.username}:{access.password or ''}".encode(), newline=False).decode()
             self._headers["Authorization"] = f"Basic {basic}"
         self._idle: list[Connection] = []
         self._lock = threading.Lock()

@@ -10,7 +10,7 @@ The scratch-cache shape (:meth:`Delegate.to_cache` / :meth:`Delegate.from_cache`
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 from typing import Any, NamedTuple
 
@@ -93,14 +93,14 @@ class Delegate(NamedTuple):
             body["deviceID"] = self.device_id or self.device_id_request
         if self.resource_name:
             body["resourceName"] = self.resource_name
-        body["Bytes"] = base64.b64encode(self.config).decode()
+        body["Bytes"] = binascii.b2a_base64(self.config, newline=False).decode()
         return body
 
     @classmethod
     def from_cache(cls, body: dict[str, Any]) -> Delegate:
         """Rebuild a cached delegate; ``Bytes`` is what runs, the headers are only bookkeeping."""
         try:
-            config = base64.b64decode(body["Bytes"], validate=True)
+            config = binascii.a2b_base64(body["Bytes"], strict_mode=True)  # = b64decode(validate=True)
             json.loads(config)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError("cached delegate has no usable Bytes", str(exc)) from exc
