@@ -134,8 +134,8 @@ def _create_temp_file(target: str) -> tuple[int, str]:
     thin-plugin ADD, which writes caches.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    directory, name = os.path.split(target)
     for _ in range(100):
-        directory, name = os.path.split(target)
         tmp_name = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(tmp_name, flags, 0o600), tmp_name
